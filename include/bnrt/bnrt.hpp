@@ -1,0 +1,9 @@
+// Umbrella header: everything an application embedding bnrt needs.
+#pragma once
+
+#include "bnrt/activation.hpp"
+#include "bnrt/batch_norm.hpp"
+#include "bnrt/batch_norm_params.hpp"
+#include "bnrt/error.hpp"
+#include "bnrt/isa.hpp"
+#include "bnrt/tensor.hpp"

@@ -1,0 +1,13 @@
+// The affine kernels instantiated for sse2; the only file built with this ISA's flags
+// for this op (see runtime/CMakeLists.txt).
+#include "affine_impl.hpp"
+#include "simd_ops.hpp"
+
+namespace bnrt::kernels {
+
+const AffineKernelTable& affine_kernels_sse2() noexcept {
+  static constexpr AffineKernelTable kTable = make_affine_table<SimdOps<xsimd::sse2>>();
+  return kTable;
+}
+
+}  // namespace bnrt::kernels

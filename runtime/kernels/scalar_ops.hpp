@@ -1,0 +1,40 @@
+// The kernel vocabulary of simd_ops.hpp for plain scalar code: one "lane" per vector. Lets the
+// same kernel body serve as the portable fallback (BNRT_ISA=scalar) on any CPU.
+// Loads and stores go through memcpy so a pointer that is not float-aligned is still defined
+// behaviour; the compiler turns them into plain moves.
+#pragma once
+
+#include <cstddef>
+
+namespace bnrt::kernels {
+
+struct ScalarOps {
+  using vec = float;
+  static constexpr std::size_t lanes = 1;
+
+  static vec broadcast(float value) noexcept { return value; }
+  static vec load(const float* src) noexcept {
+    float value;
+    __builtin_memcpy(&value, src, sizeof value);
+    return value;
+  }
+  static void store(float* dst, vec value) noexcept { __builtin_memcpy(dst, &value, sizeof value); }
+  static void stream(float* dst, vec value) noexcept { store(dst, value); }
+  static void stream_fence() noexcept {}
+  /// Multiply, then add: two roundings, like the SSE2 path. This file is built with
+  /// -ffp-contract=off so the compiler cannot fuse them behind our back.
+  static vec fma(vec a, vec b, vec c) noexcept { return a * b + c; }
+  static vec max_bound(vec lo, vec y) noexcept { return y < lo ? lo : y; }  // NaN y stays NaN
+  static vec min_bound(vec hi, vec y) noexcept { return y > hi ? hi : y; }
+  static vec select_first(std::size_t n, vec first, vec second) noexcept {
+    return n > 0 ? first : second;
+  }
+  // With one lane there is never a partial vector or an alignment head.
+  static vec load_partial(const float* src, std::size_t n) noexcept { return n ? load(src) : 0.0f; }
+  static void store_partial(float* dst, vec value, std::size_t n) noexcept {
+    if (n) store(dst, value);
+  }
+  static std::size_t elements_to_alignment(const float*) noexcept { return 0; }
+};
+
+}  // namespace bnrt::kernels

@@ -1,0 +1,114 @@
+// The small vector vocabulary kernels are written in, for each xsimd architecture: broadcast,
+// unaligned load/store, FMA, clamp, lane select, and the pieces xsimd 8.1 lacks (masked tails,
+// non-temporal stores), filled in with intrinsics per ISA.
+// Include only from per-ISA translation units (*_sse2.cpp, *_avx2.cpp, *_avx512.cpp): every
+// function here is a member of a class template on Arch, so copies built with different -m
+// flags never share a symbol (no ODR trap).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <xsimd/xsimd.hpp>
+
+// All intrinsics are declared whatever the -m flags (GCC tags each with its target); the
+// ones for a wider ISA are only instantiated in that ISA's unit.
+#include <immintrin.h>
+
+namespace bnrt::kernels {
+
+template <class Arch>
+struct SimdOps {
+  using vec = xsimd::batch<float, Arch>;
+  static constexpr std::size_t lanes = vec::size;
+  static constexpr std::size_t vector_bytes = lanes * sizeof(float);
+  static constexpr bool is_avx512 = std::is_same_v<Arch, xsimd::avx512f>;
+  static constexpr bool is_avx2 = std::is_same_v<Arch, xsimd::fma3<xsimd::avx2>>;
+  static_assert(is_avx512 || is_avx2 || std::is_same_v<Arch, xsimd::sse2>,
+                "add the masked-tail and streaming-store pieces for this arch");
+
+  static vec broadcast(float value) noexcept { return vec(value); }
+  static vec load(const float* src) noexcept { return vec::load_unaligned(src); }
+  static void store(float* dst, const vec& value) noexcept { value.store_unaligned(dst); }
+
+  /// Non-temporal store; dst must be vector_bytes-aligned.
+  static void stream(float* dst, const vec& value) noexcept {
+    if constexpr (is_avx512) {
+      _mm512_stream_ps(dst, value);
+    } else if constexpr (is_avx2) {
+      _mm256_stream_ps(dst, value);
+    } else {
+      _mm_stream_ps(dst, value);
+    }
+  }
+  /// Orders this thread's non-temporal stores before anything it does next.
+  static void stream_fence() noexcept { _mm_sfence(); }
+
+  /// a * b + c with a single rounding where the ISA has FMA, else multiply then add. Written
+  /// with explicit intrinsics: xsimd 8.1's avx512f fma is a plain a * b + c.
+  static vec fma(const vec& a, const vec& b, const vec& c) noexcept {
+    if constexpr (is_avx512) {
+      return _mm512_fmadd_ps(a, b, c);
+    } else if constexpr (is_avx2) {
+      return _mm256_fmadd_ps(a, b, c);
+    } else {
+      return _mm_add_ps(_mm_mul_ps(a, b), c);
+    }
+  }
+  /// max(lo, y) and min(hi, y) with the bound first: x86 MAXPS/MINPS return their second
+  /// operand when either is NaN, so a NaN y passes through instead of becoming the bound.
+  static vec max_bound(const vec& lo, const vec& y) noexcept { return xsimd::max(lo, y); }
+  static vec min_bound(const vec& hi, const vec& y) noexcept { return xsimd::min(hi, y); }
+
+  /// Lanes [0, n) from `first`, the rest from `second`; n <= lanes.
+  static vec select_first(std::size_t n, const vec& first, const vec& second) noexcept {
+    const vec lane_index = vec::load_unaligned(kLaneIndex);
+    return xsimd::select(lane_index < vec(static_cast<float>(n)), first, second);
+  }
+
+  /// Loads lanes [0, n) from src (n < lanes), zero in the rest, touching no byte past src + n.
+  static vec load_partial(const float* src, std::size_t n) noexcept {
+    if constexpr (is_avx512) {
+      return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1u), src);
+    } else if constexpr (is_avx2) {
+      return _mm256_maskload_ps(src, tail_mask(n));
+    } else {
+      alignas(16) float staged[lanes] = {};
+      __builtin_memcpy(staged, src, n * sizeof(float));
+      return vec::load_aligned(staged);
+    }
+  }
+  /// Stores lanes [0, n) to dst (n < lanes), touching no byte past dst + n.
+  static void store_partial(float* dst, const vec& value, std::size_t n) noexcept {
+    if constexpr (is_avx512) {
+      _mm512_mask_storeu_ps(dst, static_cast<__mmask16>((1u << n) - 1u), value);
+    } else if constexpr (is_avx2) {
+      _mm256_maskstore_ps(dst, tail_mask(n), value);
+    } else {
+      alignas(16) float staged[lanes];
+      value.store_aligned(staged);
+      __builtin_memcpy(dst, staged, n * sizeof(float));
+    }
+  }
+
+  /// Number of elements before `p` reaches vector alignment; 0 if it never can (a pointer not
+  /// even float-aligned: then every store is unaligned and streaming is off).
+  static std::size_t elements_to_alignment(const float* p) noexcept {
+    const auto address = reinterpret_cast<std::uintptr_t>(p);
+    if (address % sizeof(float) != 0) return 0;
+    return ((vector_bytes - address % vector_bytes) % vector_bytes) / sizeof(float);
+  }
+
+ private:
+  alignas(64) static constexpr float kLaneIndex[16] = {0, 1, 2,  3,  4,  5,  6,  7,
+                                                       8, 9, 10, 11, 12, 13, 14, 15};
+  // AVX2 masked load/store take an int32 mask per lane: the top bit set means "touch".
+  // Reading 8 entries starting at 8 - n gives n leading -1s.
+  alignas(64) static constexpr std::int32_t kTailMask[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                                             0,  0,  0,  0,  0,  0,  0,  0};
+  static __m256i tail_mask(std::size_t n) noexcept {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kTailMask + 8 - n));
+  }
+};
+
+}  // namespace bnrt::kernels

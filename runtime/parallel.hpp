@@ -1,0 +1,36 @@
+// The one wrapper around oneTBB: split a flat range into a few contiguous chunks and run them
+// in the caller's task arena. Everything else in bnrt stays free of TBB types.
+#pragma once
+
+#include <cstddef>
+
+namespace bnrt::detail {
+
+/// Threads a run may use: the current tbb::task_arena's concurrency, lowered to
+/// `max_threads` when that is positive.
+int usable_threads(int max_threads) noexcept;
+
+/// A non-owning callable `void(begin, end)`; cheap to pass, never allocates.
+class RangeBody {
+ public:
+  template <class F>
+  RangeBody(const F& f) noexcept  // NOLINT(google-explicit-constructor)
+      : object_(&f), call_([](const void* object, std::size_t begin, std::size_t end) {
+          (*static_cast<const F*>(object))(begin, end);
+        }) {}
+  void operator()(std::size_t begin, std::size_t end) const { call_(object_, begin, end); }
+
+ private:
+  const void* object_;
+  void (*call_)(const void*, std::size_t, std::size_t);
+};
+
+/// Runs body over [0, total) as `chunks` contiguous pieces, one TBB task each (static
+/// partitioner), or directly on the calling thread when chunks <= 1. Inner chunk boundaries
+/// are placed where (boundary + phase) is a multiple of `align`, so that with phase = the
+/// destination's element offset from a cache line, no two chunks write the same line.
+/// body must not throw.
+void parallel_ranges(std::size_t total, std::size_t chunks, std::size_t align, std::size_t phase,
+                     RangeBody body);
+
+}  // namespace bnrt::detail

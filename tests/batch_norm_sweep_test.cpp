@@ -1,0 +1,217 @@
+// Every layout x every ISA against the float64 reference, on shapes at vector edges (C and
+// spatial in {1, 3, 15, 16, 17, 31, 33, 127}, N in {1, 2, 5}) and ResNet-50 shapes, with every
+// epilogue, residual or not, in place or not, and pointers off vector alignment.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <limits>
+#include <tuple>
+
+#include "test_buffer.hpp"
+#include "test_util.hpp"
+
+namespace bnrt::testing {
+namespace {
+
+enum class Placement {
+  out_of_place,
+  in_place_src,       ///< dst == src
+  in_place_residual,  ///< dst == residual (only with a residual)
+};
+
+struct Variant {
+  Activation activation;
+  bool residual = false;
+  Placement placement = Placement::out_of_place;
+  std::size_t misalign_bytes = 0;  ///< offset of every buffer from a 64-byte boundary
+};
+
+std::string describe(const Variant& v) {
+  return "act=[" + std::to_string(v.activation.lo) + "," + std::to_string(v.activation.hi) +
+         "] residual=" + std::to_string(v.residual) +
+         " placement=" + std::to_string(static_cast<int>(v.placement)) +
+         " misalign=" + std::to_string(v.misalign_bytes);
+}
+
+const std::array<Activation, 5> kActivations = {
+    Activation::identity(), Activation::relu(), Activation::relu6(),
+    Activation::clamp(-0.5f, 0.75f),
+    Activation::clamp(-std::numeric_limits<float>::infinity(), 1.0f)};
+
+// Float offsets that put every vector width (4, 8, 16 floats) off alignment, plus aligned.
+constexpr std::array<std::size_t, 3> kMisalignments = {0, 4, 36};
+
+/// Runs one case and compares against the reference; also checks canaries around dst.
+::testing::AssertionResult run_case(Layout layout, const std::vector<std::int64_t>& dims,
+                                    const Variant& variant, std::uint64_t seed) {
+  auto rng = make_rng(seed);
+  const std::size_t channels =
+      static_cast<std::size_t>(dims[static_cast<std::size_t>(layout_channel_axis(layout))]);
+  const std::size_t count = element_count(dims);
+  const RandomStats stats(rng, channels, /*affine=*/seed % 5 != 0);
+  const std::vector<float> x = random_floats(rng, count, -4.0, 4.0);
+  const std::vector<float> r = random_floats(rng, count, -2.0, 2.0);
+
+  const BatchNorm bn = BatchNorm::create(stats.params(), {.activation = variant.activation});
+  const auto expected = reference::batch_norm(stats.reference_case(variant.activation), x,
+                                              variant.residual ? &r : nullptr, layout, dims);
+
+  // src and residual end their allocation exactly (ASan sees over-reads); dst has canaries.
+  TestBuffer src(count, variant.misalign_bytes, /*guard_after=*/false);
+  TestBuffer residual(count, variant.misalign_bytes, /*guard_after=*/false);
+  TestBuffer dst(count, variant.misalign_bytes, /*guard_after=*/true);
+  src.fill(x);
+  residual.fill(r);
+  TestBuffer* out = &dst;
+  if (variant.placement == Placement::in_place_src) out = &src;
+  if (variant.placement == Placement::in_place_residual) out = &residual;
+
+  const ConstTensor src_view(src.data(), dims, layout);
+  const MutableTensor dst_view(out->data(), dims, layout);
+  if (variant.residual) {
+    bn.run(src_view, ConstTensor(residual.data(), dims, layout), dst_view);
+  } else {
+    bn.run(src_view, dst_view);
+  }
+  if (!dst.guards_intact()) return ::testing::AssertionFailure() << "wrote outside dst";
+  const std::vector<float> got = out->values();
+  return matches_reference(got.data(), expected);
+}
+
+class BatchNormSweep : public ::testing::TestWithParam<std::tuple<Layout, Isa>> {
+ protected:
+  void SetUp() override {
+    if (!isa_supported(isa())) GTEST_SKIP() << "CPU lacks " << isa_name(isa());
+    scope_ = std::make_unique<IsaScope>(isa());
+    ASSERT_EQ(active_isa(), isa());
+  }
+  Layout layout() const { return std::get<0>(GetParam()); }
+  Isa isa() const { return std::get<1>(GetParam()); }
+
+  void expect_case(const std::vector<std::int64_t>& dims, const Variant& variant,
+                   std::uint64_t seed) {
+    SCOPED_TRACE(std::string(layout_name(layout())) + " " + std::string(isa_name(isa())) + " " +
+                 dims_text(dims) + " " + describe(variant) + " seed=" + std::to_string(seed));
+    EXPECT_TRUE(run_case(layout(), dims, variant, seed));
+  }
+
+ private:
+  std::unique_ptr<IsaScope> scope_;
+};
+
+constexpr std::array<std::int64_t, 8> kEdgeSizes = {1, 3, 15, 16, 17, 31, 33, 127};
+constexpr std::array<std::int64_t, 3> kBatches = {1, 2, 5};
+
+// The full grid of edge shapes; each shape gets one variant, rotating through all of them so
+// that every epilogue / placement / alignment meets every kind of shape somewhere in the grid.
+TEST_P(BatchNormSweep, EdgeShapesRotatingVariants) {
+  std::uint64_t index = 0;
+  for (std::int64_t n : kBatches) {
+    for (std::int64_t c : kEdgeSizes) {
+      for (std::int64_t s : kEdgeSizes) {
+        if (layout() == Layout::nc && s != 1) continue;  // (N, C) has no spatial dim
+        ++index;
+        Variant v;
+        v.activation = kActivations[index % kActivations.size()];
+        v.residual = index % 2 == 1;
+        const std::size_t placement = (index / 2) % 3;
+        v.placement = placement == 2 && !v.residual ? Placement::in_place_src
+                                                    : static_cast<Placement>(placement);
+        v.misalign_bytes = kMisalignments[(index / 6) % kMisalignments.size()];
+        expect_case(make_dims(layout(), n, c, s), v, index);
+      }
+    }
+  }
+}
+
+// Every variant combination on a few shapes that exercise heads, straddles and tails.
+TEST_P(BatchNormSweep, EveryVariantOnSmallShapes) {
+  const std::array<std::array<std::int64_t, 3>, 4> shapes = {
+      {{2, 17, 15}, {1, 3, 33}, {5, 1, 17}, {2, 33, 1}}};
+  std::uint64_t seed = 1000;
+  for (const auto& [n, c, s] : shapes) {
+    for (const Activation& activation : kActivations) {
+      for (bool residual : {false, true}) {
+        for (Placement placement :
+             {Placement::out_of_place, Placement::in_place_src, Placement::in_place_residual}) {
+          if (placement == Placement::in_place_residual && !residual) continue;
+          for (std::size_t misalign : kMisalignments) {
+            expect_case(make_dims(layout(), n, c, layout() == Layout::nc ? 1 : s),
+                        {activation, residual, placement, misalign}, ++seed);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Real ResNet-50 batch-norm shapes (batch 1), large enough to be split across threads.
+TEST_P(BatchNormSweep, ResNet50Shapes) {
+  const std::array<std::array<std::int64_t, 2>, 5> shapes = {
+      {{64, 112 * 112}, {256, 56 * 56}, {128, 28 * 28}, {1024, 14 * 14}, {2048, 7 * 7}}};
+  std::uint64_t seed = 5000;
+  for (const auto& [c, s] : shapes) {
+    if (layout() == Layout::nc) {
+      expect_case({static_cast<std::int64_t>(s), c}, {Activation::relu(), true}, ++seed);
+      continue;
+    }
+    expect_case(make_dims(layout(), 1, c, s), {Activation::relu(), true}, ++seed);
+    expect_case(make_dims(layout(), 1, c, s),
+                {Activation::identity(), false, Placement::in_place_src, 4}, ++seed);
+  }
+}
+
+// A pointer that is not even float-aligned (1-3 bytes off) still computes the right thing:
+// the vector paths load and store unaligned, and the staged tails copy bytes.
+TEST_P(BatchNormSweep, PointersNotFloatAligned) {
+  std::uint64_t seed = 7000;
+  for (std::size_t misalign : {1, 2, 3}) {
+    for (bool residual : {false, true}) {
+      expect_case(make_dims(layout(), 2, 17, layout() == Layout::nc ? 1 : 19),
+                  {Activation::relu6(), residual, Placement::out_of_place, misalign}, ++seed);
+      expect_case(make_dims(layout(), 2, 17, layout() == Layout::nc ? 1 : 19),
+                  {Activation::identity(), residual, Placement::in_place_src, misalign}, ++seed);
+    }
+  }
+}
+
+// Multi-dim spatial shapes, so layouts with several spatial dims see them all non-trivial.
+TEST_P(BatchNormSweep, MultiDimSpatial) {
+  const int spatial_dims = layout_rank(layout()) - 2;
+  if (spatial_dims < 2) GTEST_SKIP() << "layout has fewer than two spatial dims";
+  const std::vector<std::int64_t> spatial =
+      spatial_dims == 2 ? std::vector<std::int64_t>{7, 9} : std::vector<std::int64_t>{3, 5, 7};
+  expect_case(make_dims(layout(), 3, 19, spatial), {Activation::relu(), true}, 9001);
+  expect_case(make_dims(layout(), 1, 64, spatial), {Activation::identity(), false}, 9002);
+}
+
+// Special values flow through like PyTorch: NaN stays NaN (even through ReLU), inf scales.
+TEST_P(BatchNormSweep, NonFiniteInputsPropagate) {
+  const std::vector<std::int64_t> dims = make_dims(layout(), 1, 3, layout() == Layout::nc ? 1 : 20);
+  const std::size_t count = element_count(dims);
+  std::vector<float> x(count, 1.0f);
+  x[0] = std::numeric_limits<float>::quiet_NaN();
+  x[count - 1] = std::numeric_limits<float>::infinity();
+  const std::vector<float> mean = {0.5f, 0.5f, 0.5f}, var = {1.0f, 1.0f, 1.0f};
+  for (const Activation& activation : kActivations) {
+    const BatchNorm bn = BatchNorm::create({mean, var, {}, {}, 0.0}, {.activation = activation});
+    std::vector<float> y(count);
+    bn.run(ConstTensor(x.data(), dims, layout()), MutableTensor(y.data(), dims, layout()));
+    EXPECT_TRUE(std::isnan(y[0])) << "NaN must survive activation [" << activation.lo << ", "
+                                  << activation.hi << "]";
+    EXPECT_EQ(y[count - 1], std::min(activation.hi, std::numeric_limits<float>::infinity()));
+  }
+}
+
+std::string sweep_name(const ::testing::TestParamInfo<std::tuple<Layout, Isa>>& info) {
+  return std::string(layout_name(std::get<0>(info.param))) + "_" +
+         std::string(isa_name(std::get<1>(info.param)));
+}
+
+INSTANTIATE_TEST_SUITE_P(LayoutsByIsa, BatchNormSweep,
+                         ::testing::Combine(::testing::ValuesIn(all_layouts()),
+                                            ::testing::ValuesIn(all_isas())),
+                         sweep_name);
+
+}  // namespace
+}  // namespace bnrt::testing
