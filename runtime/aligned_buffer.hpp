@@ -15,7 +15,8 @@ class AlignedBuffer {
  public:
   AlignedBuffer() = default;
   explicit AlignedBuffer(std::size_t size)
-      : data_(static_cast<T*>(::operator new[](size * sizeof(T), std::align_val_t{kCacheLineBytes}))),
+      : data_(
+            static_cast<T*>(::operator new[](size * sizeof(T), std::align_val_t{kCacheLineBytes}))),
         size_(size) {
     for (std::size_t i = 0; i < size; ++i) data_.get()[i] = T{};
   }

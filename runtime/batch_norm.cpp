@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "aligned_buffer.hpp"
+#include "cache_info.hpp"
 #include "errors.hpp"
 #include "kernels/affine_kernels.hpp"
 #include "parallel.hpp"
@@ -27,6 +28,7 @@ struct BatchNormState {
   Activation activation;
   kernels::ClampKind clamp = kernels::ClampKind::none;
   int max_threads = 0;
+  StorePolicy store_policy = StorePolicy::automatic;
   Isa isa = Isa::scalar;
   const kernels::AffineKernelTable* kernels = nullptr;
 };
@@ -45,10 +47,17 @@ constexpr std::string_view kOp = "batch_norm";
 /// on one core. Measured with bench/batch_norm_bench on the 2-core AVX-512 dev machine.
 constexpr std::size_t kMinBytesPerTask = 128 * 1024;
 
-/// Output larger than this is written with non-temporal stores (when not in place): it cannot
-/// stay in the cache anyway, and skipping the read-for-ownership of every destination line cuts
-/// DRAM traffic from 3 to 2 bytes per byte written. Measured: see README, "Large tensors".
-constexpr std::size_t kStreamingMinBytes = std::size_t{16} << 20;
+/// Outputs at least this large are written with non-temporal stores (StorePolicy::automatic,
+/// not in place): a quarter of the last-level cache, which is shared with the input, the other
+/// core and the rest of the network, so such an output would not stay cached anyway. Skipping
+/// the read-for-ownership of each destination line then cuts traffic from 3 to 2 bytes per
+/// byte written. Measured on the dev machine (32 MiB L3, so 8 MiB): NHWC 32x7x7x2048 (12.8 MB)
+/// goes from 63% to 121% of memcpy; at 3.2 MB streaming loses, so the floor stays above that.
+std::size_t streaming_min_bytes() {
+  constexpr std::size_t kFloor = std::size_t{4} << 20;
+  const std::size_t quarter = detail::last_level_cache_bytes() / 4;
+  return quarter > kFloor ? quarter : kFloor;
+}
 
 /// Chunk boundaries fall on destination cache lines so two threads never share one.
 constexpr std::size_t kFloatsPerCacheLine = detail::kCacheLineBytes / sizeof(float);
@@ -61,8 +70,8 @@ void check_activation(const Activation& activation) {
   }
   if (activation.lo > activation.hi) {
     fail(ErrorCode::invalid_argument, kOp,
-         "activation lo = " + format_value(activation.lo) + " is above hi = " +
-             format_value(activation.hi));
+         "activation lo = " + format_value(activation.lo) +
+             " is above hi = " + format_value(activation.hi));
   }
 }
 
@@ -108,8 +117,7 @@ BatchNorm BatchNorm::from_affine(const ChannelAffine& affine, const BatchNormOpt
 
   auto state = std::make_shared<detail::BatchNormState>();
   state->channels = channels;
-  const std::size_t repeats = (kernels::kMaxLanes + channels - 1) / channels;
-  state->period = channels * repeats;
+  state->period = channels * ((kernels::kMaxLanes + channels - 1) / channels);
   state->scale = detail::AlignedBuffer<float>(state->period + kernels::kMaxLanes);
   state->shift = detail::AlignedBuffer<float>(state->period + kernels::kMaxLanes);
   for (std::size_t c = 0; c < channels; ++c) {
@@ -123,6 +131,7 @@ BatchNorm BatchNorm::from_affine(const ChannelAffine& affine, const BatchNormOpt
   state->activation = options.activation;
   state->clamp = clamp_kind(options.activation);
   state->max_threads = options.max_threads;
+  state->store_policy = options.store_policy;
   state->isa = active_isa();
   state->kernels = &kernels::affine_kernels(state->isa);
   return BatchNorm(std::move(state));
@@ -171,7 +180,17 @@ void BatchNorm::run_checked(ConstTensor src, const ConstTensor* residual, Mutabl
   args.lo = state.activation.lo;
   args.hi = state.activation.hi;
   const bool in_place = dst.data == src.data || (residual != nullptr && dst.data == residual->data);
-  args.stream = !in_place && bytes >= kStreamingMinBytes;
+  switch (state.store_policy) {
+    case StorePolicy::automatic:
+      args.stream = !in_place && bytes >= streaming_min_bytes();
+      break;
+    case StorePolicy::cached:
+      args.stream = false;
+      break;
+    case StorePolicy::streaming:
+      args.stream = true;
+      break;
+  }
 
   // Channels-first with one spatial position is the (N, C) row layout; with one channel it is
   // a single plane. Both run better as the other shape.

@@ -13,8 +13,8 @@ using detail::fail;
 using detail::format_value;
 using detail::indexed;
 
-void check_length(std::string_view op, std::string_view name, std::size_t got,
-                  std::size_t channels, bool optional) {
+void check_length(std::string_view op, std::string_view name, std::size_t got, std::size_t channels,
+                  bool optional) {
   if (got == channels || (optional && got == 0)) return;
   fail(ErrorCode::channel_mismatch, op,
        std::string(name) + " has " + std::to_string(got) + " entries but mean has " +
@@ -55,17 +55,16 @@ ChannelAffine fold_batch_norm(const BatchNormParams& params, std::string_view op
            indexed("var", c) + " = " + format_value(var) + " is not finite");
     }
     if (var < 0) {
-      fail(ErrorCode::invalid_statistics, op, indexed("var", c) + " = " + format_value(var) +
-                                                  " is negative (a variance cannot be)");
+      fail(ErrorCode::invalid_statistics, op,
+           indexed("var", c) + " = " + format_value(var) + " is negative (a variance cannot be)");
     }
     // var + eps in double is exact for float var and typical eps, so the test below rejects
     // exactly the channels whose denominator would be zero or imaginary. We never patch them.
     const double denominator = var + params.eps;
     if (!(denominator > 0)) {
       fail(ErrorCode::invalid_statistics, op,
-           indexed("var", c) + " + eps = " + format_value(var) + " + " +
-               format_value(params.eps) + " = " + format_value(denominator) +
-               " is not positive");
+           indexed("var", c) + " + eps = " + format_value(var) + " + " + format_value(params.eps) +
+               " = " + format_value(denominator) + " is not positive");
     }
     const double gamma = params.gamma.empty() ? 1.0 : params.gamma[c];
     const double beta = params.beta.empty() ? 0.0 : params.beta[c];

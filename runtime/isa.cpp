@@ -52,17 +52,22 @@ CapState& cap_state() {
 
 std::string_view isa_name(Isa isa) noexcept {
   switch (isa) {
-    case Isa::scalar: return "scalar";
-    case Isa::sse2: return "sse2";
-    case Isa::avx2: return "avx2";
-    case Isa::avx512: return "avx512";
+    case Isa::scalar:
+      return "scalar";
+    case Isa::sse2:
+      return "sse2";
+    case Isa::avx2:
+      return "avx2";
+    case Isa::avx512:
+      return "avx512";
   }
   return "?";
 }
 
 std::optional<Isa> parse_isa(std::string_view name) noexcept {
   std::string lower;
-  for (char ch : name) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+  for (char ch : name)
+    lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
   if (lower == "scalar") return Isa::scalar;
   if (lower == "sse2" || lower == "sse4.2" || lower == "sse42") return Isa::sse2;
   if (lower == "avx2" || lower == "fma" || lower == "avx2+fma") return Isa::avx2;
@@ -80,9 +85,9 @@ bool isa_supported(Isa isa) noexcept { return isa <= best_supported_isa(); }
 Isa active_isa() {
   CapState& state = cap_state();
   if (state.env_invalid) {
-    detail::fail(ErrorCode::invalid_argument, "bnrt",
-                 "BNRT_ISA='" + state.env_value +
-                     "' is not one of scalar, sse2 (or sse4.2), avx2, avx512");
+    detail::fail(
+        ErrorCode::invalid_argument, "bnrt",
+        "BNRT_ISA='" + state.env_value + "' is not one of scalar, sse2 (or sse4.2), avx2, avx512");
   }
   const Isa cap = state.cap;
   const Isa best = best_supported_isa();

@@ -63,7 +63,8 @@ TensorGeometry check_tensor(std::string_view op, std::string_view name, const Co
   geometry.channels_last = layout_is_channels_last(tensor.layout);
   geometry.channels = static_cast<std::size_t>(tensor.dims[layout_channel_axis(tensor.layout)]);
   if (!geometry.channels_last) {
-    for (int axis = 2; axis < rank; ++axis) geometry.inner *= static_cast<std::size_t>(tensor.dims[axis]);
+    for (int axis = 2; axis < rank; ++axis)
+      geometry.inner *= static_cast<std::size_t>(tensor.dims[axis]);
   }
   if (geometry.channels != expected_channels) {
     fail(ErrorCode::channel_mismatch, op,

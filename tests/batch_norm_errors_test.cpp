@@ -118,17 +118,22 @@ TEST(BatchNormErrors, FoldedScaleOverflowsFloat) {
 
 TEST(BatchNormErrors, BadActivation) {
   Stats s;
-  expect_error([&] { BatchNorm::create(s.params(), {.activation = Activation::clamp(1.0f, 0.0f)}); },
-               ErrorCode::invalid_argument, {"lo = 1", "hi = 0"});
-  expect_error([&] { BatchNorm::create(s.params(), {.activation = Activation::clamp(kNaN, 1.0f)}); },
-               ErrorCode::invalid_argument, {"NaN"});
+  expect_error(
+      [&] { BatchNorm::create(s.params(), {.activation = Activation::clamp(1.0f, 0.0f)}); },
+      ErrorCode::invalid_argument, {"lo = 1", "hi = 0"});
+  expect_error(
+      [&] { BatchNorm::create(s.params(), {.activation = Activation::clamp(kNaN, 1.0f)}); },
+      ErrorCode::invalid_argument, {"NaN"});
   expect_error([&] { BatchNorm::create(s.params(), {.max_threads = -1}); },
                ErrorCode::invalid_argument, {"max_threads = -1"});
 }
 
 TEST(BatchNormErrors, AffineMapLengthsDisagree) {
-  expect_error([] { BatchNorm::from_affine({{1.0, 2.0}, {0.0}}); }, ErrorCode::channel_mismatch,
-               {"shift has 1 entries", "scale has 2"});
+  expect_error(
+      [] {
+        BatchNorm::from_affine({{1.0, 2.0}, {0.0}});
+      },
+      ErrorCode::channel_mismatch, {"shift has 1 entries", "scale has 2"});
 }
 
 // ---- tensors (run time) ---------------------------------------------------------------------
@@ -142,51 +147,84 @@ class RunErrors : public ::testing::Test {
 };
 
 TEST_F(RunErrors, ChannelCountMismatch) {
-  expect_error([&] { bn.run(ConstTensor(a.data(), {2, 5, 3, 4}, Layout::nchw),
-                            MutableTensor(b.data(), {2, 5, 3, 4}, Layout::nchw)); },
-               ErrorCode::channel_mismatch, {"src", "nchw {2, 5, 3, 4}", "5 channels", "created for 4"});
+  expect_error(
+      [&] {
+        bn.run(ConstTensor(a.data(), {2, 5, 3, 4}, Layout::nchw),
+               MutableTensor(b.data(), {2, 5, 3, 4}, Layout::nchw));
+      },
+      ErrorCode::channel_mismatch, {"src", "nchw {2, 5, 3, 4}", "5 channels", "created for 4"});
   // Channels-last: the last dim is C.
-  expect_error([&] { bn.run(ConstTensor(a.data(), {2, 3, 5, 4}, Layout::nchw),
-                            MutableTensor(b.data(), {2, 3, 5, 4}, Layout::nchw)); },
-               ErrorCode::channel_mismatch, {"3 channels"});
-  expect_error([&] { bn.run(ConstTensor(a.data(), {2, 3, 4, 5}, Layout::nhwc),
-                            MutableTensor(b.data(), {2, 3, 4, 5}, Layout::nhwc)); },
-               ErrorCode::channel_mismatch, {"nhwc {2, 3, 4, 5}", "5 channels"});
+  expect_error(
+      [&] {
+        bn.run(ConstTensor(a.data(), {2, 3, 5, 4}, Layout::nchw),
+               MutableTensor(b.data(), {2, 3, 5, 4}, Layout::nchw));
+      },
+      ErrorCode::channel_mismatch, {"3 channels"});
+  expect_error(
+      [&] {
+        bn.run(ConstTensor(a.data(), {2, 3, 4, 5}, Layout::nhwc),
+               MutableTensor(b.data(), {2, 3, 4, 5}, Layout::nhwc));
+      },
+      ErrorCode::channel_mismatch, {"nhwc {2, 3, 4, 5}", "5 channels"});
 }
 
 TEST_F(RunErrors, ShapeOrLayoutMismatch) {
-  expect_error([&] { bn.run(ConstTensor(a.data(), {2, 4, 3, 5}, Layout::nchw),
-                            MutableTensor(b.data(), {2, 4, 5, 3}, Layout::nchw)); },
-               ErrorCode::shape_mismatch, {"dst is nchw {2, 4, 5, 3}", "src is nchw {2, 4, 3, 5}"});
-  expect_error([&] { bn.run(ConstTensor(a.data(), {2, 3, 5, 4}, Layout::nhwc),
-                            MutableTensor(b.data(), {2, 4, 3, 5}, Layout::nchw)); },
-               ErrorCode::shape_mismatch, {"dst is nchw", "src is nhwc"});
-  expect_error([&] { bn.run(ConstTensor(a.data(), {2, 4, 3, 5}, Layout::nchw),
-                            ConstTensor(a.data(), {2, 4, 15}, Layout::ncl),
-                            MutableTensor(b.data(), {2, 4, 3, 5}, Layout::nchw)); },
-               ErrorCode::shape_mismatch, {"residual is ncl {2, 4, 15}"});
-  expect_error([&] { bn.run(ConstTensor(a.data(), {2, 4, 15}, Layout::nchw),
-                            MutableTensor(b.data(), {2, 4, 15}, Layout::nchw)); },
-               ErrorCode::shape_mismatch, {"src has 3 dims", "nchw needs 4"});
+  expect_error(
+      [&] {
+        bn.run(ConstTensor(a.data(), {2, 4, 3, 5}, Layout::nchw),
+               MutableTensor(b.data(), {2, 4, 5, 3}, Layout::nchw));
+      },
+      ErrorCode::shape_mismatch, {"dst is nchw {2, 4, 5, 3}", "src is nchw {2, 4, 3, 5}"});
+  expect_error(
+      [&] {
+        bn.run(ConstTensor(a.data(), {2, 3, 5, 4}, Layout::nhwc),
+               MutableTensor(b.data(), {2, 4, 3, 5}, Layout::nchw));
+      },
+      ErrorCode::shape_mismatch, {"dst is nchw", "src is nhwc"});
+  expect_error(
+      [&] {
+        bn.run(ConstTensor(a.data(), {2, 4, 3, 5}, Layout::nchw),
+               ConstTensor(a.data(), {2, 4, 15}, Layout::ncl),
+               MutableTensor(b.data(), {2, 4, 3, 5}, Layout::nchw));
+      },
+      ErrorCode::shape_mismatch, {"residual is ncl {2, 4, 15}"});
+  expect_error(
+      [&] {
+        bn.run(ConstTensor(a.data(), {2, 4, 15}, Layout::nchw),
+               MutableTensor(b.data(), {2, 4, 15}, Layout::nchw));
+      },
+      ErrorCode::shape_mismatch, {"src has 3 dims", "nchw needs 4"});
 }
 
 TEST_F(RunErrors, NegativeDim) {
-  expect_error([&] { bn.run(ConstTensor(a.data(), {2, 4, -3, 5}, Layout::nchw),
-                            MutableTensor(b.data(), {2, 4, -3, 5}, Layout::nchw)); },
-               ErrorCode::invalid_argument, {"src.dims[2] = -3", "negative"});
+  expect_error(
+      [&] {
+        bn.run(ConstTensor(a.data(), {2, 4, -3, 5}, Layout::nchw),
+               MutableTensor(b.data(), {2, 4, -3, 5}, Layout::nchw));
+      },
+      ErrorCode::invalid_argument, {"src.dims[2] = -3", "negative"});
 }
 
 TEST_F(RunErrors, NullDataWithElements) {
-  expect_error([&] { bn.run(ConstTensor(nullptr, {2, 4, 3, 5}, Layout::nchw),
-                            MutableTensor(b.data(), {2, 4, 3, 5}, Layout::nchw)); },
-               ErrorCode::null_pointer, {"src.data is null", "120 elements"});
-  expect_error([&] { bn.run(ConstTensor(a.data(), {2, 4, 3, 5}, Layout::nchw),
-                            MutableTensor(nullptr, {2, 4, 3, 5}, Layout::nchw)); },
-               ErrorCode::null_pointer, {"dst.data is null"});
-  expect_error([&] { bn.run(ConstTensor(a.data(), {2, 4, 3, 5}, Layout::nchw),
-                            ConstTensor(nullptr, {2, 4, 3, 5}, Layout::nchw),
-                            MutableTensor(b.data(), {2, 4, 3, 5}, Layout::nchw)); },
-               ErrorCode::null_pointer, {"residual.data is null"});
+  expect_error(
+      [&] {
+        bn.run(ConstTensor(nullptr, {2, 4, 3, 5}, Layout::nchw),
+               MutableTensor(b.data(), {2, 4, 3, 5}, Layout::nchw));
+      },
+      ErrorCode::null_pointer, {"src.data is null", "120 elements"});
+  expect_error(
+      [&] {
+        bn.run(ConstTensor(a.data(), {2, 4, 3, 5}, Layout::nchw),
+               MutableTensor(nullptr, {2, 4, 3, 5}, Layout::nchw));
+      },
+      ErrorCode::null_pointer, {"dst.data is null"});
+  expect_error(
+      [&] {
+        bn.run(ConstTensor(a.data(), {2, 4, 3, 5}, Layout::nchw),
+               ConstTensor(nullptr, {2, 4, 3, 5}, Layout::nchw),
+               MutableTensor(b.data(), {2, 4, 3, 5}, Layout::nchw));
+      },
+      ErrorCode::null_pointer, {"residual.data is null"});
 }
 
 TEST_F(RunErrors, EmptyTensorIsANoOpEvenWithNullData) {
@@ -196,28 +234,43 @@ TEST_F(RunErrors, EmptyTensorIsANoOpEvenWithNullData) {
 
 TEST_F(RunErrors, ElementCountOverflow) {
   const std::int64_t huge = std::int64_t{1} << 40;
-  expect_error([&] { bn.run(ConstTensor(a.data(), {huge, 4, huge, 1}, Layout::nchw),
-                            MutableTensor(b.data(), {huge, 4, huge, 1}, Layout::nchw)); },
-               ErrorCode::overflow, {"src", "more elements than fit"});
+  expect_error(
+      [&] {
+        bn.run(ConstTensor(a.data(), {huge, 4, huge, 1}, Layout::nchw),
+               MutableTensor(b.data(), {huge, 4, huge, 1}, Layout::nchw));
+      },
+      ErrorCode::overflow, {"src", "more elements than fit"});
   // Fits size_t as elements but not as bytes.
   const std::int64_t big = std::int64_t{1} << 61;
-  expect_error([&] { bn.run(ConstTensor(a.data(), {big, 4}, Layout::nc),
-                            MutableTensor(b.data(), {big, 4}, Layout::nc)); },
-               ErrorCode::overflow, {"more elements than fit"});
+  expect_error(
+      [&] {
+        bn.run(ConstTensor(a.data(), {big, 4}, Layout::nc),
+               MutableTensor(b.data(), {big, 4}, Layout::nc));
+      },
+      ErrorCode::overflow, {"more elements than fit"});
 }
 
 TEST_F(RunErrors, PartialOverlap) {
   std::vector<float> big(200, 1.0f);
-  expect_error([&] { bn.run(ConstTensor(big.data(), {2, 4, 3, 5}, Layout::nchw),
-                            MutableTensor(big.data() + 1, {2, 4, 3, 5}, Layout::nchw)); },
-               ErrorCode::overlap, {"src and dst overlap partially", "4 bytes"});
-  expect_error([&] { bn.run(ConstTensor(big.data() + 60, {2, 4, 3, 5}, Layout::nchw),
-                            MutableTensor(big.data(), {2, 4, 3, 5}, Layout::nchw)); },
-               ErrorCode::overlap, {"overlap partially"});
-  expect_error([&] { bn.run(ConstTensor(a.data(), {2, 4, 3, 5}, Layout::nchw),
-                            ConstTensor(big.data() + 8, {2, 4, 3, 5}, Layout::nchw),
-                            MutableTensor(big.data(), {2, 4, 3, 5}, Layout::nchw)); },
-               ErrorCode::overlap, {"residual and dst"});
+  expect_error(
+      [&] {
+        bn.run(ConstTensor(big.data(), {2, 4, 3, 5}, Layout::nchw),
+               MutableTensor(big.data() + 1, {2, 4, 3, 5}, Layout::nchw));
+      },
+      ErrorCode::overlap, {"src and dst overlap partially", "4 bytes"});
+  expect_error(
+      [&] {
+        bn.run(ConstTensor(big.data() + 60, {2, 4, 3, 5}, Layout::nchw),
+               MutableTensor(big.data(), {2, 4, 3, 5}, Layout::nchw));
+      },
+      ErrorCode::overlap, {"overlap partially"});
+  expect_error(
+      [&] {
+        bn.run(ConstTensor(a.data(), {2, 4, 3, 5}, Layout::nchw),
+               ConstTensor(big.data() + 8, {2, 4, 3, 5}, Layout::nchw),
+               MutableTensor(big.data(), {2, 4, 3, 5}, Layout::nchw));
+      },
+      ErrorCode::overlap, {"residual and dst"});
   // Exact aliasing is fine, and src may overlap residual (both are only read).
   EXPECT_NO_THROW(bn.run(ConstTensor(big.data(), {2, 4, 3, 5}, Layout::nchw),
                          MutableTensor(big.data(), {2, 4, 3, 5}, Layout::nchw)));
@@ -227,9 +280,12 @@ TEST_F(RunErrors, PartialOverlap) {
 }
 
 TEST_F(RunErrors, BadLayoutValue) {
-  expect_error([&] { bn.run(ConstTensor(a.data(), {2, 4}, static_cast<Layout>(42)),
-                            MutableTensor(b.data(), {2, 4}, static_cast<Layout>(42))); },
-               ErrorCode::invalid_argument, {"src.layout = 42"});
+  expect_error(
+      [&] {
+        bn.run(ConstTensor(a.data(), {2, 4}, static_cast<Layout>(42)),
+               MutableTensor(b.data(), {2, 4}, static_cast<Layout>(42)));
+      },
+      ErrorCode::invalid_argument, {"src.layout = 42"});
 }
 
 TEST(IsaErrors, UnknownNamesAreRejected) {

@@ -24,13 +24,16 @@ struct Variant {
   bool residual = false;
   Placement placement = Placement::out_of_place;
   std::size_t misalign_bytes = 0;  ///< offset of every buffer from a 64-byte boundary
+  /// Streaming forces the non-temporal store path onto small tensors, heads and tails included.
+  StorePolicy store_policy = StorePolicy::automatic;
 };
 
 std::string describe(const Variant& v) {
   return "act=[" + std::to_string(v.activation.lo) + "," + std::to_string(v.activation.hi) +
          "] residual=" + std::to_string(v.residual) +
          " placement=" + std::to_string(static_cast<int>(v.placement)) +
-         " misalign=" + std::to_string(v.misalign_bytes);
+         " misalign=" + std::to_string(v.misalign_bytes) +
+         " store_policy=" + std::to_string(static_cast<int>(v.store_policy));
 }
 
 const std::array<Activation, 5> kActivations = {
@@ -52,7 +55,8 @@ constexpr std::array<std::size_t, 3> kMisalignments = {0, 4, 36};
   const std::vector<float> x = random_floats(rng, count, -4.0, 4.0);
   const std::vector<float> r = random_floats(rng, count, -2.0, 2.0);
 
-  const BatchNorm bn = BatchNorm::create(stats.params(), {.activation = variant.activation});
+  const BatchNorm bn = BatchNorm::create(
+      stats.params(), {.activation = variant.activation, .store_policy = variant.store_policy});
   const auto expected = reference::batch_norm(stats.reference_case(variant.activation), x,
                                               variant.residual ? &r : nullptr, layout, dims);
 
@@ -118,6 +122,7 @@ TEST_P(BatchNormSweep, EdgeShapesRotatingVariants) {
         v.placement = placement == 2 && !v.residual ? Placement::in_place_src
                                                     : static_cast<Placement>(placement);
         v.misalign_bytes = kMisalignments[(index / 6) % kMisalignments.size()];
+        v.store_policy = static_cast<StorePolicy>((index / 18) % 3);
         expect_case(make_dims(layout(), n, c, s), v, index);
       }
     }
@@ -136,8 +141,9 @@ TEST_P(BatchNormSweep, EveryVariantOnSmallShapes) {
              {Placement::out_of_place, Placement::in_place_src, Placement::in_place_residual}) {
           if (placement == Placement::in_place_residual && !residual) continue;
           for (std::size_t misalign : kMisalignments) {
+            const auto policy = static_cast<StorePolicy>(seed % 3);
             expect_case(make_dims(layout(), n, c, layout() == Layout::nc ? 1 : s),
-                        {activation, residual, placement, misalign}, ++seed);
+                        {activation, residual, placement, misalign, policy}, ++seed);
           }
         }
       }

@@ -54,9 +54,9 @@ class ThreadCount : public ::testing::TestWithParam<Isa> {
 // streaming-store path; it is also run misaligned so its head and tail are partial vectors.
 TEST_P(ThreadCount, OneAndTwoThreadsBitwiseIdentical) {
   const std::vector<ThreadCase> cases = {
-      {Layout::nchw, {2, 64, 56, 56}},  {Layout::nhwc, {2, 56, 56, 64}},
-      {Layout::nchw, {4, 2048, 7, 7}},  {Layout::nhwc, {4, 7, 7, 2048}},
-      {Layout::nc, {4096, 257}},        {Layout::ncdhw, {1, 3, 33, 65, 63}},
+      {Layout::nchw, {2, 64, 56, 56}},   {Layout::nhwc, {2, 56, 56, 64}},
+      {Layout::nchw, {4, 2048, 7, 7}},   {Layout::nhwc, {4, 7, 7, 2048}},
+      {Layout::nc, {4096, 257}},         {Layout::ncdhw, {1, 3, 33, 65, 63}},
       {Layout::nchw, {2, 96, 181, 181}}, {Layout::nhwc, {2, 181, 181, 96}},
   };
   auto rng = make_rng(42);
@@ -68,15 +68,16 @@ TEST_P(ThreadCount, OneAndTwoThreadsBitwiseIdentical) {
     const std::vector<float> x = random_floats(rng, element_count(tc.dims), -3.0, 3.0);
     const std::vector<float> r = random_floats(rng, x.size(), -1.0, 1.0);
     const BatchNorm bn = BatchNorm::create(stats.params(), {.activation = Activation::relu()});
-    for (const std::vector<float>* residual : {static_cast<const std::vector<float>*>(nullptr), &r}) {
+    for (const std::vector<float>* residual :
+         {static_cast<const std::vector<float>*>(nullptr), &r}) {
       for (std::size_t misalign : {0, 4}) {
         const auto one = run_with(bn, tc, x, residual, 1, misalign);
         const auto two = run_with(bn, tc, x, residual, 2, misalign);
-        EXPECT_TRUE(bitwise_equal(one, two)) << "residual=" << (residual != nullptr)
-                                             << " misalign=" << misalign;
+        EXPECT_TRUE(bitwise_equal(one, two))
+            << "residual=" << (residual != nullptr) << " misalign=" << misalign;
         // And it is right, not merely consistent.
-        const auto expected = reference::batch_norm(
-            stats.reference_case(Activation::relu()), x, residual, tc.layout, tc.dims);
+        const auto expected = reference::batch_norm(stats.reference_case(Activation::relu()), x,
+                                                    residual, tc.layout, tc.dims);
         EXPECT_TRUE(matches_reference(two.data(), expected));
       }
     }
@@ -91,8 +92,8 @@ TEST_P(ThreadCount, MaxThreadsOptionCapsWithoutChangingResults) {
   const std::vector<float> x = random_floats(rng, element_count(tc.dims), -3.0, 3.0);
   const BatchNorm capped = BatchNorm::create(stats.params(), {.max_threads = 1});
   const BatchNorm free = BatchNorm::create(stats.params());
-  EXPECT_TRUE(bitwise_equal(run_with(capped, tc, x, nullptr, 2, 0),
-                            run_with(free, tc, x, nullptr, 2, 0)));
+  EXPECT_TRUE(
+      bitwise_equal(run_with(capped, tc, x, nullptr, 2, 0), run_with(free, tc, x, nullptr, 2, 0)));
 }
 
 INSTANTIATE_TEST_SUITE_P(Isas, ThreadCount, ::testing::ValuesIn(all_isas()),
@@ -106,7 +107,8 @@ TEST(BatchNormConcurrency, SharedOpRunsConcurrently) {
   const std::vector<std::int64_t> dims = {3, 32, 40, 40};
   const std::vector<float> x = random_floats(rng, element_count(dims), -3.0, 3.0);
   std::vector<float> expected(x.size());
-  bn.run(ConstTensor(x.data(), dims, Layout::nchw), MutableTensor(expected.data(), dims, Layout::nchw));
+  bn.run(ConstTensor(x.data(), dims, Layout::nchw),
+         MutableTensor(expected.data(), dims, Layout::nchw));
   std::vector<std::vector<float>> outputs(16, std::vector<float>(x.size()));
   tbb::parallel_for(0, 16, [&](int k) {
     bn.run(ConstTensor(x.data(), dims, Layout::nchw),

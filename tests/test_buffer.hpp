@@ -25,7 +25,7 @@ class TestBuffer {
       : count_(count),
         offset_(kGuardBytes + misalign_bytes),
         bytes_(offset_ + count * sizeof(float) + (guard_after ? kGuardBytes : 0)),
-        storage_(static_cast<unsigned char*>(::operator new(bytes_, std::align_val_t{64}))) {
+        storage_(static_cast<unsigned char*>(::operator new (bytes_, std::align_val_t{64}))) {
     std::memset(storage_.get(), kCanary, bytes_);
   }
 
@@ -57,7 +57,9 @@ class TestBuffer {
 
  private:
   struct Free {
-    void operator()(unsigned char* p) const noexcept { ::operator delete(p, std::align_val_t{64}); }
+    void operator()(unsigned char* p) const noexcept {
+      ::operator delete (p, std::align_val_t{64});
+    }
   };
   std::size_t count_;
   std::size_t offset_;

@@ -135,8 +135,8 @@ inline ::testing::AssertionResult matches_reference(const float* got,
 
 inline std::vector<Isa> all_isas() { return {Isa::scalar, Isa::sse2, Isa::avx2, Isa::avx512}; }
 inline std::vector<Layout> all_layouts() {
-  return {Layout::nc,    Layout::ncl, Layout::nchw, Layout::ncdhw,
-          Layout::nlc,   Layout::nhwc, Layout::ndhwc};
+  return {Layout::nc,  Layout::ncl,  Layout::nchw, Layout::ncdhw,
+          Layout::nlc, Layout::nhwc, Layout::ndhwc};
 }
 
 }  // namespace bnrt::testing

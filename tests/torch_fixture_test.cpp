@@ -52,25 +52,41 @@ std::vector<TorchCase> load_cases() {
     std::istringstream line(raw);
     std::string key;
     line >> key;
-    if (key == "case") line >> current.name;
-    else if (key == "layout") { std::string l; line >> l; current.layout = parse_layout(l); }
-    else if (key == "dims") { std::int64_t d; while (line >> d) current.dims.push_back(d); }
-    else if (key == "eps") line >> current.eps;
+    if (key == "case")
+      line >> current.name;
+    else if (key == "layout") {
+      std::string l;
+      line >> l;
+      current.layout = parse_layout(l);
+    } else if (key == "dims") {
+      std::int64_t d;
+      while (line >> d) current.dims.push_back(d);
+    } else if (key == "eps")
+      line >> current.eps;
     else if (key == "activation") {
       std::string lo, hi;
       line >> lo >> hi;
       current.lo = std::strtof(lo.c_str(), nullptr);
       current.hi = std::strtof(hi.c_str(), nullptr);
-    }
-    else if (key == "mean") current.mean = parse_floats(line);
-    else if (key == "var") current.var = parse_floats(line);
-    else if (key == "gamma") current.gamma = parse_floats(line);
-    else if (key == "beta") current.beta = parse_floats(line);
-    else if (key == "x") current.x = parse_floats(line);
-    else if (key == "residual") current.residual = parse_floats(line);
-    else if (key == "y") current.y = parse_floats(line);
-    else if (key == "end") { cases.push_back(current); current = TorchCase{}; }
-    else throw std::runtime_error("fixture line with unknown key " + key);
+    } else if (key == "mean")
+      current.mean = parse_floats(line);
+    else if (key == "var")
+      current.var = parse_floats(line);
+    else if (key == "gamma")
+      current.gamma = parse_floats(line);
+    else if (key == "beta")
+      current.beta = parse_floats(line);
+    else if (key == "x")
+      current.x = parse_floats(line);
+    else if (key == "residual")
+      current.residual = parse_floats(line);
+    else if (key == "y")
+      current.y = parse_floats(line);
+    else if (key == "end") {
+      cases.push_back(current);
+      current = TorchCase{};
+    } else
+      throw std::runtime_error("fixture line with unknown key " + key);
   }
   return cases;
 }
@@ -106,8 +122,10 @@ TEST_P(TorchFixtures, MatchPyTorchEval) {
     ref.gamma.assign(tc.gamma.begin(), tc.gamma.end());
     ref.beta.assign(tc.beta.begin(), tc.beta.end());
     ref.eps = tc.eps;
-    const auto magnitudes = reference::batch_norm(ref, tc.x, tc.residual.empty() ? nullptr : &tc.residual,
-                                                  tc.layout, tc.dims).magnitude;
+    const auto magnitudes =
+        reference::batch_norm(ref, tc.x, tc.residual.empty() ? nullptr : &tc.residual, tc.layout,
+                              tc.dims)
+            .magnitude;
     for (std::size_t i = 0; i < got.size(); ++i) {
       const double tolerance = 6.0 * FLT_EPSILON * magnitudes[i];
       ASSERT_NEAR(got[i], tc.y[i], tolerance) << "element " << i;

@@ -14,6 +14,16 @@
 
 namespace bnrt {
 
+/// How run() writes its output.
+enum class StorePolicy {
+  /// Ordinary stores, except for outputs too large to stay cached (a quarter of the last-level
+  /// cache, 8 MiB on a 32 MiB L3) when not in place: those are streamed (non-temporal stores),
+  /// which saves a read per written cache line.
+  automatic,
+  cached,     ///< always ordinary stores: the next layer will read the output right away
+  streaming,  ///< always non-temporal stores: the output is not read again soon
+};
+
 /// Options fixed at create time.
 struct BatchNormOptions {
   /// Fused epilogue, applied after the residual add (ResNet order: BN -> add -> ReLU).
@@ -21,6 +31,8 @@ struct BatchNormOptions {
   /// Upper bound on threads used by one run; 0 means "as many as the caller's current
   /// tbb::task_arena allows". It can only lower the arena's concurrency, never raise it.
   int max_threads = 0;
+  /// Whether outputs bypass the cache; changes speed only, never results.
+  StorePolicy store_policy = StorePolicy::automatic;
 };
 
 namespace detail {

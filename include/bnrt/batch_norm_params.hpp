@@ -18,7 +18,7 @@ struct BatchNormParams {
   std::span<const float> var = {};
   std::span<const float> gamma = {};  ///< empty means all ones
   std::span<const float> beta = {};   ///< empty means all zeros
-  double eps = 1e-5;             ///< PyTorch's and ONNX's default
+  double eps = 1e-5;                  ///< PyTorch's and ONNX's default
 };
 
 /// The per-channel affine map y = x * scale[c] + shift[c], in double precision.

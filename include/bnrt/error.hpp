@@ -25,14 +25,22 @@ enum class ErrorCode {
 /// Human-readable name of an ErrorCode, e.g. "invalid_statistics".
 constexpr std::string_view error_code_name(ErrorCode code) noexcept {
   switch (code) {
-    case ErrorCode::invalid_argument: return "invalid_argument";
-    case ErrorCode::null_pointer: return "null_pointer";
-    case ErrorCode::channel_mismatch: return "channel_mismatch";
-    case ErrorCode::shape_mismatch: return "shape_mismatch";
-    case ErrorCode::invalid_statistics: return "invalid_statistics";
-    case ErrorCode::overflow: return "overflow";
-    case ErrorCode::overlap: return "overlap";
-    case ErrorCode::unsupported: return "unsupported";
+    case ErrorCode::invalid_argument:
+      return "invalid_argument";
+    case ErrorCode::null_pointer:
+      return "null_pointer";
+    case ErrorCode::channel_mismatch:
+      return "channel_mismatch";
+    case ErrorCode::shape_mismatch:
+      return "shape_mismatch";
+    case ErrorCode::invalid_statistics:
+      return "invalid_statistics";
+    case ErrorCode::overflow:
+      return "overflow";
+    case ErrorCode::overlap:
+      return "overlap";
+    case ErrorCode::unsupported:
+      return "unsupported";
   }
   return "unknown";
 }

@@ -30,10 +30,17 @@ enum class Layout {
 /// Number of dims a tensor of this layout has (2 to 5).
 constexpr int layout_rank(Layout layout) noexcept {
   switch (layout) {
-    case Layout::nc: return 2;
-    case Layout::ncl: case Layout::nlc: return 3;
-    case Layout::nchw: case Layout::nhwc: return 4;
-    case Layout::ncdhw: case Layout::ndhwc: return 5;
+    case Layout::nc:
+      return 2;
+    case Layout::ncl:
+    case Layout::nlc:
+      return 3;
+    case Layout::nchw:
+    case Layout::nhwc:
+      return 4;
+    case Layout::ncdhw:
+    case Layout::ndhwc:
+      return 5;
   }
   return 0;
 }
@@ -53,13 +60,20 @@ constexpr int layout_channel_axis(Layout layout) noexcept {
 /// Lower-case name of a layout ("nhwc"), as used in error messages and benchmark output.
 constexpr std::string_view layout_name(Layout layout) noexcept {
   switch (layout) {
-    case Layout::nc: return "nc";
-    case Layout::ncl: return "ncl";
-    case Layout::nchw: return "nchw";
-    case Layout::ncdhw: return "ncdhw";
-    case Layout::nlc: return "nlc";
-    case Layout::nhwc: return "nhwc";
-    case Layout::ndhwc: return "ndhwc";
+    case Layout::nc:
+      return "nc";
+    case Layout::ncl:
+      return "ncl";
+    case Layout::nchw:
+      return "nchw";
+    case Layout::ncdhw:
+      return "ncdhw";
+    case Layout::nlc:
+      return "nlc";
+    case Layout::nhwc:
+      return "nhwc";
+    case Layout::ndhwc:
+      return "ndhwc";
   }
   return "?";
 }
@@ -94,7 +108,9 @@ struct TensorView {
       : data(other.data), dims(other.dims), rank(other.rank), layout(other.layout) {}
 
   std::span<const std::int64_t> shape() const noexcept {
-    return {dims.data(), static_cast<std::size_t>(rank < 0 ? 0 : rank > kMaxRank ? kMaxRank : rank)};
+    return {dims.data(), static_cast<std::size_t>(rank < 0          ? 0
+                                                  : rank > kMaxRank ? kMaxRank
+                                                                    : rank)};
   }
 };
 

@@ -6,7 +6,8 @@
 namespace bnrt::kernels {
 
 const AffineKernelTable& affine_kernels_avx2() noexcept {
-  static constexpr AffineKernelTable kTable = make_affine_table<SimdOps<xsimd::fma3<xsimd::avx2>>>();
+  static constexpr AffineKernelTable kTable =
+      make_affine_table<SimdOps<xsimd::fma3<xsimd::avx2>>>();
   return kTable;
 }
 

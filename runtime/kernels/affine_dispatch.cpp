@@ -6,10 +6,14 @@ namespace bnrt::kernels {
 
 const AffineKernelTable& affine_kernels(Isa isa) noexcept {
   switch (isa) {
-    case Isa::avx512: return affine_kernels_avx512();
-    case Isa::avx2: return affine_kernels_avx2();
-    case Isa::sse2: return affine_kernels_sse2();
-    case Isa::scalar: break;
+    case Isa::avx512:
+      return affine_kernels_avx512();
+    case Isa::avx2:
+      return affine_kernels_avx2();
+    case Isa::sse2:
+      return affine_kernels_sse2();
+    case Isa::scalar:
+      break;
   }
   return affine_kernels_scalar();
 }

@@ -3,8 +3,10 @@
 //
 // Both kernels walk a flat element range in whole vectors aligned to dst, so that every store
 // but the first and last is aligned (and may be non-temporal), whatever the plane or row sizes:
-// - channels-last: the scale/shift pattern repeats every `period` elements (a multiple of C
-//   padded so vector loads never wrap mid-vector), so a vector just loads scale at its offset;
+// - channels-last: the scale/shift pattern repeats every `period` elements (a multiple of C;
+//   the tables run kMaxLanes past it so vector loads never wrap mid-vector), so a vector just
+//   loads scale and shift at its offset. (Sharing those loads across rows, or walking column
+//   tiles so the tables stay in L1, measured no faster on the dev machine; left out.)
 // - channels-first: all lanes usually sit in one (n, c) plane and share one broadcast scale;
 //   a vector straddling two planes blends two broadcasts, and planes narrower than a vector
 //   gather their lanes one by one.
@@ -42,8 +44,8 @@ struct Epilogue {
   explicit Epilogue(const AffineArgs& args) noexcept
       : lo(Ops::broadcast(args.lo)), hi(Ops::broadcast(args.hi)) {}
 
-  vec operator()(const vec& x, const vec& scale, const vec& shift, const vec& residual) const
-      noexcept {
+  vec operator()(const vec& x, const vec& scale, const vec& shift,
+                 const vec& residual) const noexcept {
     vec y = Ops::fma(x, scale, shift);
     if constexpr (kResidual) y = y + residual;
     if constexpr (kClamp != ClampKind::none) y = Ops::max_bound(lo, y);
@@ -52,29 +54,38 @@ struct Epilogue {
   }
 };
 
-/// Loads, transforms and stores `n` elements at `i` (n <= lanes; n < lanes means a masked tail).
+/// The tensors one kernel call touches, copied out of AffineArgs into locals: xsimd's stores
+/// may alias anything, so pointers left in the args struct would be reloaded after every store.
+struct Streams {
+  const float* src;
+  const float* residual;
+  float* dst;
+};
+
+/// Loads, transforms and stores `n` elements at `i` (n < lanes: a masked or staged tail).
 template <class Ops, bool kResidual, ClampKind kClamp>
-inline void transform_partial(const AffineArgs& args, const Epilogue<Ops, kResidual, kClamp>& epilogue,
+inline void transform_partial(Streams io, const Epilogue<Ops, kResidual, kClamp>& epilogue,
                               std::size_t i, std::size_t n, const typename Ops::vec& scale,
                               const typename Ops::vec& shift) noexcept {
   using vec = typename Ops::vec;
-  const vec x = Ops::load_partial(args.src + i, n);
-  const vec residual = kResidual ? Ops::load_partial(args.residual + i, n) : vec{};
-  Ops::store_partial(args.dst + i, epilogue(x, scale, shift, residual), n);
+  const vec x = Ops::load_partial(io.src + i, n);
+  const vec residual = kResidual ? Ops::load_partial(io.residual + i, n) : vec{};
+  Ops::store_partial(io.dst + i, epilogue(x, scale, shift, residual), n);
 }
 
+/// One whole vector at `i`; with kStream, dst + i must be vector-aligned.
 template <class Ops, bool kResidual, ClampKind kClamp, bool kStream>
-inline void transform_full(const AffineArgs& args, const Epilogue<Ops, kResidual, kClamp>& epilogue,
+inline void transform_full(Streams io, const Epilogue<Ops, kResidual, kClamp>& epilogue,
                            std::size_t i, const typename Ops::vec& scale,
                            const typename Ops::vec& shift) noexcept {
   using vec = typename Ops::vec;
-  const vec x = Ops::load(args.src + i);
-  const vec residual = kResidual ? Ops::load(args.residual + i) : vec{};
+  const vec x = Ops::load(io.src + i);
+  const vec residual = kResidual ? Ops::load(io.residual + i) : vec{};
   const vec y = epilogue(x, scale, shift, residual);
   if constexpr (kStream) {
-    Ops::stream(args.dst + i, y);
+    Ops::stream(io.dst + i, y);
   } else {
-    Ops::store(args.dst + i, y);
+    Ops::store(io.dst + i, y);
   }
 }
 
@@ -83,29 +94,30 @@ inline void transform_full(const AffineArgs& args, const Epilogue<Ops, kResidual
 template <class Ops, bool kResidual, ClampKind kClamp, bool kStream>
 void channels_last_walk(const AffineArgs& args, std::size_t begin, std::size_t end) noexcept {
   constexpr std::size_t kLanes = Ops::lanes;
-  const Epilogue<Ops, kResidual, kClamp> epilogue(args);
+  const Streams io{args.src, args.residual, args.dst};
+  const float* const scale = args.scale;
+  const float* const shift = args.shift;
   const std::size_t period = args.period;
+  const Epilogue<Ops, kResidual, kClamp> epilogue(args);
   std::size_t pos = begin % period;
   std::size_t i = begin;
-  // Steps are at most one vector and period >= kMaxLanes >= lanes, so one subtraction wraps.
-  auto advance = [&](std::size_t n) {
-    pos += n;
-    if (pos >= period) pos -= period;
-  };
+  // Vector steps never exceed period (>= kMaxLanes >= lanes), so one subtraction wraps; the
+  // tables extend kMaxLanes past the period, so a vector load never wraps mid-vector.
+  auto wrap = [period](std::size_t p) { return p >= period ? p - period : p; };
 
-  const std::size_t head = min_size<Ops>(end - i, Ops::elements_to_alignment(args.dst + i));
+  const std::size_t head = min_size<Ops>(end - i, Ops::elements_to_alignment(io.dst + i));
   if (head > 0) {
-    transform_partial(args, epilogue, i, head, Ops::load(args.scale + pos), Ops::load(args.shift + pos));
+    transform_partial(io, epilogue, i, head, Ops::load(scale + pos), Ops::load(shift + pos));
     i += head;
-    advance(head);
+    pos = wrap(pos + head);
   }
-  for (; i + kLanes <= end; i += kLanes) {
-    transform_full<Ops, kResidual, kClamp, kStream>(args, epilogue, i, Ops::load(args.scale + pos),
-                                                    Ops::load(args.shift + pos));
-    advance(kLanes);
+  for (; kLanes <= end - i; i += kLanes) {
+    transform_full<Ops, kResidual, kClamp, kStream>(io, epilogue, i, Ops::load(scale + pos),
+                                                    Ops::load(shift + pos));
+    pos = wrap(pos + kLanes);
   }
   if (i < end) {
-    transform_partial(args, epilogue, i, end - i, Ops::load(args.scale + pos), Ops::load(args.shift + pos));
+    transform_partial(io, epilogue, i, end - i, Ops::load(scale + pos), Ops::load(shift + pos));
   }
   if constexpr (kStream) Ops::stream_fence();
 }
@@ -168,40 +180,64 @@ void channels_first_walk(const AffineArgs& args, std::size_t begin, std::size_t 
   using vec = typename Ops::vec;
   using Lanes = PlaneLanes<Ops>;
   constexpr std::size_t kLanes = Ops::lanes;
+  const Streams io{args.src, args.residual, args.dst};
+  const float* const scale = args.scale;
+  const float* const shift = args.shift;
+  const std::size_t channels = args.channels;
+  const std::size_t inner = args.inner;
   const Epilogue<Ops, kResidual, kClamp> epilogue(args);
-  const std::size_t plane = begin / args.inner;
-  PlaneCursor cursor{plane % args.channels, (plane + 1) * args.inner - begin};
+  const std::size_t plane = begin / inner;
+  PlaneCursor cursor{plane % channels, (plane + 1) * inner - begin};
   std::size_t i = begin;
-  vec scale;
-  vec shift;
+  vec s;
+  vec b;
 
-  const std::size_t head = min_size<Ops>(end - i, Ops::elements_to_alignment(args.dst + i));
+  const std::size_t head = min_size<Ops>(end - i, Ops::elements_to_alignment(io.dst + i));
   if (head > 0) {
-    Lanes::gather(args, cursor, head, scale, shift);
-    transform_partial(args, epilogue, i, head, scale, shift);
+    Lanes::gather(args, cursor, head, s, b);
+    transform_partial(io, epilogue, i, head, s, b);
     i += head;
     Lanes::advance(args, cursor, head);
   }
-  while (i + kLanes <= end) {
-    if (cursor.remaining >= kLanes) {
-      // The common case: a run of whole vectors inside one plane shares one broadcast.
-      const std::size_t vectors = min_size<Ops>(cursor.remaining, end - i) / kLanes;
-      scale = Ops::broadcast(args.scale[cursor.channel]);
-      shift = Ops::broadcast(args.shift[cursor.channel]);
-      for (std::size_t v = 0; v < vectors; ++v, i += kLanes) {
-        transform_full<Ops, kResidual, kClamp, kStream>(args, epilogue, i, scale, shift);
+  if (inner >= kLanes) {
+    // Each plane: a run of whole vectors sharing one broadcast, then at most one vector that
+    // straddles into the next plane (which is at least a vector long, so it cannot end there).
+    std::size_t c = cursor.channel;
+    std::size_t remaining = cursor.remaining;
+    while (kLanes <= end - i) {
+      s = Ops::broadcast(scale[c]);
+      b = Ops::broadcast(shift[c]);
+      const std::size_t run_end = i + min_size<Ops>(remaining, end - i) / kLanes * kLanes;
+      remaining -= run_end - i;
+      for (; i < run_end; i += kLanes) {
+        transform_full<Ops, kResidual, kClamp, kStream>(io, epilogue, i, s, b);
       }
-      Lanes::advance(args, cursor, vectors * kLanes);
-    } else {
-      Lanes::gather(args, cursor, kLanes, scale, shift);
-      transform_full<Ops, kResidual, kClamp, kStream>(args, epilogue, i, scale, shift);
+      const std::size_t next = c + 1 == channels ? 0 : c + 1;
+      if (remaining == 0) {
+        c = next;
+        remaining = inner;
+        continue;
+      }
+      if (end - i < kLanes) break;  // the chunk ends inside this plane
+      const vec s_mix = Ops::select_first(remaining, s, Ops::broadcast(scale[next]));
+      const vec b_mix = Ops::select_first(remaining, b, Ops::broadcast(shift[next]));
+      transform_full<Ops, kResidual, kClamp, kStream>(io, epilogue, i, s_mix, b_mix);
       i += kLanes;
+      remaining = inner - (kLanes - remaining);
+      c = next;
+    }
+    cursor = {c, remaining};
+  } else {
+    // Planes narrower than a vector (tiny spatial sizes): gather lane by lane.
+    for (; kLanes <= end - i; i += kLanes) {
+      Lanes::gather(args, cursor, kLanes, s, b);
+      transform_full<Ops, kResidual, kClamp, kStream>(io, epilogue, i, s, b);
       Lanes::advance(args, cursor, kLanes);
     }
   }
   if (i < end) {
-    Lanes::gather(args, cursor, end - i, scale, shift);
-    transform_partial(args, epilogue, i, end - i, scale, shift);
+    Lanes::gather(args, cursor, end - i, s, b);
+    transform_partial(io, epilogue, i, end - i, s, b);
   }
   if constexpr (kStream) Ops::stream_fence();
 }

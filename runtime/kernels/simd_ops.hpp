@@ -62,6 +62,9 @@ struct SimdOps {
 
   /// Lanes [0, n) from `first`, the rest from `second`; n <= lanes.
   static vec select_first(std::size_t n, const vec& first, const vec& second) noexcept {
+    if constexpr (is_avx512) {
+      return _mm512_mask_blend_ps(static_cast<__mmask16>((1u << n) - 1u), second, first);
+    }
     const vec lane_index = vec::load_unaligned(kLaneIndex);
     return xsimd::select(lane_index < vec(static_cast<float>(n)), first, second);
   }

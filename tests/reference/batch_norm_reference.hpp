@@ -23,10 +23,12 @@ struct BatchNormCase {
 };
 
 /// Channel of the element at flat offset `index` in a dense tensor of `layout` and `dims`.
-inline std::size_t channel_of(std::size_t index, Layout layout, const std::vector<std::int64_t>& dims) {
+inline std::size_t channel_of(std::size_t index, Layout layout,
+                              const std::vector<std::int64_t>& dims) {
   if (layout_is_channels_last(layout)) return index % static_cast<std::size_t>(dims.back());
   std::size_t spatial = 1;
-  for (std::size_t axis = 2; axis < dims.size(); ++axis) spatial *= static_cast<std::size_t>(dims[axis]);
+  for (std::size_t axis = 2; axis < dims.size(); ++axis)
+    spatial *= static_cast<std::size_t>(dims[axis]);
   return (index / spatial) % static_cast<std::size_t>(dims[1]);
 }
 
@@ -50,8 +52,8 @@ inline ReferenceResult batch_norm(const BatchNormCase& bn, const std::vector<flo
     const double beta = bn.beta.empty() ? 0.0 : bn.beta[c];
     const double stddev = std::sqrt(bn.var[c] + bn.eps);
     double y = (x[i] - bn.mean[c]) / stddev * gamma + beta;
-    double magnitude = std::fabs(x[i] * gamma / stddev) + std::fabs(bn.mean[c] * gamma / stddev) +
-                       std::fabs(beta);
+    double magnitude =
+        std::fabs(x[i] * gamma / stddev) + std::fabs(bn.mean[c] * gamma / stddev) + std::fabs(beta);
     if (residual != nullptr) {
       y += (*residual)[i];
       magnitude += std::fabs((*residual)[i]);
@@ -72,7 +74,8 @@ inline ReferenceResult batch_norm(const BatchNormCase& bn, const std::vector<flo
 /// |shift| <= |mean s| + |beta| is covered by the magnitude. The clamp is 1-Lipschitz and adds
 /// nothing. The floor covers results that underflow to subnormals.
 inline double folded_tolerance(double magnitude) {
-  return 2.0 * FLT_EPSILON * magnitude * (1.0 + 1e-6) + 2.0 * std::numeric_limits<float>::denorm_min();
+  return 2.0 * FLT_EPSILON * magnitude * (1.0 + 1e-6) +
+         2.0 * std::numeric_limits<float>::denorm_min();
 }
 
 }  // namespace bnrt::reference

@@ -1,0 +1,97 @@
+// Registration of the batch-norm ladder with Google Benchmark (see batch_norm_cases.hpp).
+#include "batch_norm_cases.hpp"
+
+#include <benchmark/benchmark.h>
+#include <tbb/task_arena.h>
+
+#include "shapes.hpp"
+
+namespace bnrt::bench {
+namespace {
+
+std::vector<std::int64_t> feature_map_dims(std::int64_t batch, const FeatureMap& map,
+                                           Layout layout) {
+  if (layout_is_channels_last(layout)) return {batch, map.height, map.width, map.channels};
+  return {batch, map.channels, map.height, map.width};
+}
+
+void add_group(std::vector<BatchNormCase>& cases, std::vector<std::int64_t> dims, Layout layout,
+               int threads) {
+  for (Impl impl : {Impl::memcpy, Impl::bnrt, Impl::naive, Impl::onednn}) {
+    if (impl == Impl::naive && threads != 1) continue;  // the naive loop is single-threaded
+    if (!impl_available(impl)) continue;
+    cases.push_back({dims, layout, threads, impl});
+  }
+}
+
+/// Google Benchmark calls a benchmark function several times (to size the iteration count,
+/// then once per repetition); building a runner allocates and fills up to ~200 MB, so the
+/// most recent one is kept for the next call of the same case.
+Runner* cached_runner(const BatchNormCase& c) {
+  static std::string cached_name;
+  static std::unique_ptr<Runner> cached;
+  const std::string name = benchmark_name(c);
+  if (name != cached_name) {
+    cached.reset();  // free the previous case's buffers first
+    cached = make_runner(c);
+    cached_name = name;
+  }
+  return cached.get();
+}
+
+void run_case(benchmark::State& state, const BatchNormCase& c) {
+  Runner* runner = cached_runner(c);
+  if (runner == nullptr) {
+    state.SkipWithError("implementation not available for this layout");
+    return;
+  }
+  tbb::task_arena arena(c.threads);
+  arena.execute([&] {
+    for (auto _ : state) runner->run();
+  });
+  state.SetBytesProcessed(state.iterations() * c.bytes());
+}
+
+}  // namespace
+
+std::vector<BatchNormCase> batch_norm_ladder(const LadderOptions& options) {
+  std::vector<BatchNormCase> cases;
+  for (int threads : options.threads) {
+    if (options.resnet50) {
+      for (std::int64_t batch : options.batches) {
+        for (const FeatureMap& map : kResNet50BatchNorms) {
+          for (Layout layout : options.layouts) {
+            add_group(cases, feature_map_dims(batch, map, layout), layout, threads);
+          }
+        }
+      }
+    }
+    if (options.tiny) {
+      for (const FeatureMap& map : kTinyFeatureMaps) {
+        for (Layout layout : options.layouts) {
+          add_group(cases, feature_map_dims(1, map, layout), layout, threads);
+        }
+      }
+      for (const Rows& rows : kRowShapes)
+        add_group(cases, {rows.rows, rows.channels}, Layout::nc, threads);
+    }
+  }
+  return cases;
+}
+
+std::string benchmark_name(const BatchNormCase& c) {
+  return "batch_norm/" + std::string(impl_name(c.impl)) + "/" + std::string(layout_name(c.layout)) +
+         "/" + c.shape_text() + "/threads:" + std::to_string(c.threads);
+}
+
+void register_batch_norm_benchmarks(const std::vector<BatchNormCase>& cases, double min_time,
+                                    int repetitions) {
+  for (const BatchNormCase& c : cases) {
+    auto* b = benchmark::RegisterBenchmark(benchmark_name(c).c_str(),
+                                           [c](benchmark::State& state) { run_case(state, c); });
+    b->UseRealTime()->Unit(benchmark::kMicrosecond)->MinTime(min_time);
+    if (repetitions > 1) b->Repetitions(repetitions)->ReportAggregatesOnly(true);
+  }
+}
+
+}  // namespace bnrt::bench

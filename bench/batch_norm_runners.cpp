@@ -1,0 +1,174 @@
+// bnrt, naive and memcpy runners (oneDNN's lives in onednn_runner.cpp, built when found).
+#include "batch_norm_runners.hpp"
+
+#include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
+
+#include <cmath>
+#include <cstring>
+#include <new>
+#include <random>
+
+#include "bench_buffers.hpp"
+#include "bnrt/batch_norm.hpp"
+
+namespace bnrt::bench {
+
+std::string_view impl_name(Impl impl) {
+  switch (impl) {
+    case Impl::bnrt:
+      return "bnrt";
+    case Impl::naive:
+      return "naive";
+    case Impl::memcpy:
+      return "memcpy";
+    case Impl::onednn:
+      return "onednn";
+  }
+  return "?";
+}
+
+std::int64_t BatchNormCase::elements() const {
+  std::int64_t n = 1;
+  for (auto d : dims) n *= d;
+  return n;
+}
+
+std::string BatchNormCase::shape_text() const {
+  std::string text;
+  for (auto d : dims) {
+    if (!text.empty()) text += 'x';
+    text += std::to_string(d);
+  }
+  return text;
+}
+
+namespace {
+
+class BnrtRunner final : public Runner {
+ public:
+  explicit BnrtRunner(const BatchNormCase& c)
+      : case_(c), data_(c), op_(BatchNorm::create(data_.params())) {}
+  void run() override {
+    op_.run(ConstTensor(data_.src.data(), case_.dims, case_.layout),
+            MutableTensor(data_.dst.data(), case_.dims, case_.layout));
+  }
+
+ private:
+  BatchNormCase case_;
+  CaseData data_;
+  BatchNorm op_;
+};
+
+/// What a user writes from the definition: the formula per element, no folding.
+class NaiveRunner final : public Runner {
+ public:
+  explicit NaiveRunner(const BatchNormCase& c) : case_(c), data_(c) {}
+  void run() override {
+    const std::size_t channels = data_.channels;
+    const std::size_t total = static_cast<std::size_t>(case_.elements());
+    const float* x = data_.src.data();
+    float* y = data_.dst.data();
+    const float* mean = data_.mean.data();
+    const float* var = data_.var.data();
+    const float* gamma = data_.gamma.data();
+    const float* beta = data_.beta.data();
+    const float eps = data_.eps;
+    if (layout_is_channels_last(case_.layout)) {
+      for (std::size_t row = 0; row < total / channels; ++row) {
+        for (std::size_t c = 0; c < channels; ++c) {
+          const std::size_t i = row * channels + c;
+          y[i] = (x[i] - mean[c]) / std::sqrt(var[c] + eps) * gamma[c] + beta[c];
+        }
+      }
+    } else {
+      const std::size_t spatial = total / channels / static_cast<std::size_t>(case_.dims[0]);
+      for (std::size_t n = 0; n < static_cast<std::size_t>(case_.dims[0]); ++n) {
+        for (std::size_t c = 0; c < channels; ++c) {
+          for (std::size_t s = 0; s < spatial; ++s) {
+            const std::size_t i = (n * channels + c) * spatial + s;
+            y[i] = (x[i] - mean[c]) / std::sqrt(var[c] + eps) * gamma[c] + beta[c];
+          }
+        }
+      }
+    }
+  }
+
+ private:
+  BatchNormCase case_;
+  CaseData data_;
+};
+
+/// The roof: copying the same bytes, split across the same threads as bnrt would.
+class MemcpyRunner final : public Runner {
+ public:
+  explicit MemcpyRunner(const BatchNormCase& c) : case_(c), data_(c) {}
+  void run() override {
+    const std::size_t total = static_cast<std::size_t>(case_.elements());
+    const std::size_t parts = static_cast<std::size_t>(case_.threads);
+    if (parts <= 1) {
+      std::memcpy(data_.dst.data(), data_.src.data(), total * sizeof(float));
+      return;
+    }
+    tbb::parallel_for(
+        std::size_t{0}, parts,
+        [&](std::size_t k) {
+          // Split on 16-float (cache-line) boundaries, as bnrt does.
+          const std::size_t begin = total * k / parts / 16 * 16;
+          const std::size_t end = k + 1 == parts ? total : total * (k + 1) / parts / 16 * 16;
+          std::memcpy(data_.dst.data() + begin, data_.src.data() + begin,
+                      (end - begin) * sizeof(float));
+        },
+        tbb::static_partitioner{});
+  }
+
+ private:
+  BatchNormCase case_;
+  CaseData data_;
+};
+
+}  // namespace
+
+CaseData::CaseData(const BatchNormCase& c)
+    : channels(static_cast<std::size_t>(
+          c.dims[static_cast<std::size_t>(layout_channel_axis(c.layout))])),
+      src(static_cast<std::size_t>(c.elements())),
+      dst(static_cast<std::size_t>(c.elements())) {
+  std::mt19937 rng(12345);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  for (std::size_t i = 0; i < src.size(); ++i) src.data()[i] = uniform(rng);
+  // Touch dst so page faults stay out of the timed loop.
+  std::memset(dst.data(), 0, dst.size() * sizeof(float));
+  mean.resize(channels);
+  var.resize(channels);
+  gamma.resize(channels);
+  beta.resize(channels);
+  for (std::size_t k = 0; k < channels; ++k) {
+    mean[k] = 0.1f * uniform(rng);
+    var[k] = 1.0f + 0.5f * uniform(rng);
+    gamma[k] = 1.0f + 0.25f * uniform(rng);
+    beta[k] = 0.1f * uniform(rng);
+  }
+}
+
+#if !BNRT_HAVE_ONEDNN
+std::unique_ptr<Runner> make_onednn_runner(const BatchNormCase&) { return nullptr; }
+#endif
+
+bool impl_available(Impl impl) { return impl != Impl::onednn || BNRT_HAVE_ONEDNN; }
+
+std::unique_ptr<Runner> make_runner(const BatchNormCase& c) {
+  switch (c.impl) {
+    case Impl::bnrt:
+      return std::make_unique<BnrtRunner>(c);
+    case Impl::naive:
+      return std::make_unique<NaiveRunner>(c);
+    case Impl::memcpy:
+      return std::make_unique<MemcpyRunner>(c);
+    case Impl::onednn:
+      return make_onednn_runner(c);
+  }
+  return nullptr;
+}
+
+}  // namespace bnrt::bench

@@ -1,0 +1,48 @@
+// The implementations a batch-norm benchmark compares, behind one interface: bnrt itself, the
+// naive loop a user would write from the definition, memcpy of the same bytes (the roof), and
+// oneDNN's batch_normalization_forward (inference, global stats) when built with libdnnl-dev.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bnrt/tensor.hpp"
+
+namespace bnrt::bench {
+
+enum class Impl { bnrt, naive, memcpy, onednn };
+std::string_view impl_name(Impl impl);
+
+/// What one measurement runs: dims in the layout's order, out of place, on `threads` threads.
+struct BatchNormCase {
+  std::vector<std::int64_t> dims;
+  Layout layout = Layout::nchw;
+  int threads = 1;
+  Impl impl = Impl::bnrt;
+
+  std::int64_t elements() const;
+  /// Bytes read + written per run: src once, dst once (the per-channel params are noise).
+  std::int64_t bytes() const { return elements() * 2 * static_cast<std::int64_t>(sizeof(float)); }
+  /// "1x64x56x56"
+  std::string shape_text() const;
+};
+
+/// Owns input, output and parameters for one case and runs it once per call.
+class Runner {
+ public:
+  virtual ~Runner() = default;
+  /// One out-of-place batch norm (or one copy, for memcpy). Must run inside a tbb::task_arena
+  /// of the case's thread count.
+  virtual void run() = 0;
+};
+
+/// Whether this build can measure `impl` (oneDNN is optional).
+bool impl_available(Impl impl);
+
+/// A ready-to-run runner with deterministic random data.
+std::unique_ptr<Runner> make_runner(const BatchNormCase& c);
+
+}  // namespace bnrt::bench

@@ -1,0 +1,74 @@
+// oneDNN 2.6 (libdnnl-dev) as a peer: batch_normalization_forward for inference with global
+// (running) statistics, scale and shift, on the same buffers and layout bnrt gets. Debian's
+// oneDNN threads with OpenMP, so the case's thread count is applied with omp_set_num_threads.
+#include <omp.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "bench_buffers.hpp"
+
+namespace bnrt::bench {
+namespace {
+
+using dnnl::memory;
+
+/// oneDNN dims are always logical (N, C, spatial...); the tag says how they are stored.
+memory::desc onednn_desc(const BatchNormCase& c) {
+  const auto& d = c.dims;
+  switch (c.layout) {
+    case Layout::nc:
+      return {{d[0], d[1]}, memory::data_type::f32, memory::format_tag::nc};
+    case Layout::nchw:
+      return {{d[0], d[1], d[2], d[3]}, memory::data_type::f32, memory::format_tag::nchw};
+    case Layout::nhwc:
+      return {{d[0], d[3], d[1], d[2]}, memory::data_type::f32, memory::format_tag::nhwc};
+    default:
+      return {};
+  }
+}
+
+class OnednnRunner final : public Runner {
+ public:
+  explicit OnednnRunner(const BatchNormCase& c)
+      : case_(c), data_(c), engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
+    const memory::desc md = onednn_desc(c);
+    const auto flags = dnnl::normalization_flags::use_global_stats |
+                       dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+    const dnnl::batch_normalization_forward::desc desc(dnnl::prop_kind::forward_inference, md,
+                                                       data_.eps, flags);
+    const dnnl::batch_normalization_forward::primitive_desc pd(desc, engine_);
+    primitive_ = dnnl::batch_normalization_forward(pd);
+    const memory::desc per_channel({static_cast<memory::dim>(data_.channels)},
+                                   memory::data_type::f32, memory::format_tag::x);
+    args_ = {{DNNL_ARG_SRC, memory(md, engine_, data_.src.data())},
+             {DNNL_ARG_DST, memory(md, engine_, data_.dst.data())},
+             {DNNL_ARG_MEAN, memory(pd.mean_desc(), engine_, data_.mean.data())},
+             {DNNL_ARG_VARIANCE, memory(pd.variance_desc(), engine_, data_.var.data())},
+             {DNNL_ARG_SCALE, memory(per_channel, engine_, data_.gamma.data())},
+             {DNNL_ARG_SHIFT, memory(per_channel, engine_, data_.beta.data())}};
+  }
+
+  void run() override {
+    omp_set_num_threads(case_.threads);
+    primitive_.execute(stream_, args_);
+    stream_.wait();
+  }
+
+ private:
+  BatchNormCase case_;
+  CaseData data_;
+  dnnl::engine engine_;
+  dnnl::stream stream_;
+  dnnl::primitive primitive_;
+  std::unordered_map<int, memory> args_;
+};
+
+}  // namespace
+
+std::unique_ptr<Runner> make_onednn_runner(const BatchNormCase& c) {
+  if (c.layout != Layout::nc && c.layout != Layout::nchw && c.layout != Layout::nhwc)
+    return nullptr;
+  return std::make_unique<OnednnRunner>(c);
+}
+
+}  // namespace bnrt::bench

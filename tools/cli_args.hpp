@@ -1,0 +1,61 @@
+// Tiny helpers for the bnrt CLI's argument parsing: comma lists and numbers, with usage
+// errors reported as exceptions the main() turns into exit code 1.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace bnrt::cli {
+
+/// A bad command line: printed with the usage, exit code 1.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+inline std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::string item;
+  for (char ch : text) {
+    if (ch == ',') {
+      if (!item.empty()) items.push_back(item);
+      item.clear();
+    } else {
+      item.push_back(ch);
+    }
+  }
+  if (!item.empty()) items.push_back(item);
+  return items;
+}
+
+inline long parse_integer(const std::string& option, const std::string& text, long min, long max) {
+  std::size_t used = 0;
+  long value = 0;
+  try {
+    value = std::stol(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || text.empty() || value < min || value > max) {
+    throw UsageError(option + " expects an integer in [" + std::to_string(min) + ", " +
+                     std::to_string(max) + "], got '" + text + "'");
+  }
+  return value;
+}
+
+inline double parse_number(const std::string& option, const std::string& text, double min) {
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || text.empty() || !(value >= min)) {
+    throw UsageError(option + " expects a number >= " + std::to_string(min) + ", got '" + text +
+                     "'");
+  }
+  return value;
+}
+
+}  // namespace bnrt::cli
