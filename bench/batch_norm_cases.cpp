@@ -33,7 +33,7 @@ Runner* cached_runner(const BatchNormCase& c) {
   const std::string name = benchmark_name(c);
   if (name != cached_name) {
     cached.reset();  // free the previous case's buffers first
-    cached = make_runner(c);
+    cached = make_runner(c, make_case_data(c));
     cached_name = name;
   }
   return cached.get();

@@ -47,33 +47,34 @@ namespace {
 
 class BnrtRunner final : public Runner {
  public:
-  explicit BnrtRunner(const BatchNormCase& c)
-      : case_(c), data_(c), op_(BatchNorm::create(data_.params())) {}
+  BnrtRunner(const BatchNormCase& c, std::shared_ptr<CaseData> data)
+      : case_(c), data_(std::move(data)), op_(BatchNorm::create(data_->params())) {}
   void run() override {
-    op_.run(ConstTensor(data_.src.data(), case_.dims, case_.layout),
-            MutableTensor(data_.dst.data(), case_.dims, case_.layout));
+    op_.run(ConstTensor(data_->src.data(), case_.dims, case_.layout),
+            MutableTensor(data_->dst.data(), case_.dims, case_.layout));
   }
 
  private:
   BatchNormCase case_;
-  CaseData data_;
+  std::shared_ptr<CaseData> data_;
   BatchNorm op_;
 };
 
 /// What a user writes from the definition: the formula per element, no folding.
 class NaiveRunner final : public Runner {
  public:
-  explicit NaiveRunner(const BatchNormCase& c) : case_(c), data_(c) {}
+  NaiveRunner(const BatchNormCase& c, std::shared_ptr<CaseData> data)
+      : case_(c), data_(std::move(data)) {}
   void run() override {
-    const std::size_t channels = data_.channels;
+    const std::size_t channels = data_->channels;
     const std::size_t total = static_cast<std::size_t>(case_.elements());
-    const float* x = data_.src.data();
-    float* y = data_.dst.data();
-    const float* mean = data_.mean.data();
-    const float* var = data_.var.data();
-    const float* gamma = data_.gamma.data();
-    const float* beta = data_.beta.data();
-    const float eps = data_.eps;
+    const float* x = data_->src.data();
+    float* y = data_->dst.data();
+    const float* mean = data_->mean.data();
+    const float* var = data_->var.data();
+    const float* gamma = data_->gamma.data();
+    const float* beta = data_->beta.data();
+    const float eps = data_->eps;
     if (layout_is_channels_last(case_.layout)) {
       for (std::size_t row = 0; row < total / channels; ++row) {
         for (std::size_t c = 0; c < channels; ++c) {
@@ -96,18 +97,19 @@ class NaiveRunner final : public Runner {
 
  private:
   BatchNormCase case_;
-  CaseData data_;
+  std::shared_ptr<CaseData> data_;
 };
 
 /// The roof: copying the same bytes, split across the same threads as bnrt would.
 class MemcpyRunner final : public Runner {
  public:
-  explicit MemcpyRunner(const BatchNormCase& c) : case_(c), data_(c) {}
+  MemcpyRunner(const BatchNormCase& c, std::shared_ptr<CaseData> data)
+      : case_(c), data_(std::move(data)) {}
   void run() override {
     const std::size_t total = static_cast<std::size_t>(case_.elements());
     const std::size_t parts = static_cast<std::size_t>(case_.threads);
     if (parts <= 1) {
-      std::memcpy(data_.dst.data(), data_.src.data(), total * sizeof(float));
+      std::memcpy(data_->dst.data(), data_->src.data(), total * sizeof(float));
       return;
     }
     tbb::parallel_for(
@@ -116,7 +118,7 @@ class MemcpyRunner final : public Runner {
           // Split on 16-float (cache-line) boundaries, as bnrt does.
           const std::size_t begin = total * k / parts / 16 * 16;
           const std::size_t end = k + 1 == parts ? total : total * (k + 1) / parts / 16 * 16;
-          std::memcpy(data_.dst.data() + begin, data_.src.data() + begin,
+          std::memcpy(data_->dst.data() + begin, data_->src.data() + begin,
                       (end - begin) * sizeof(float));
         },
         tbb::static_partitioner{});
@@ -124,7 +126,7 @@ class MemcpyRunner final : public Runner {
 
  private:
   BatchNormCase case_;
-  CaseData data_;
+  std::shared_ptr<CaseData> data_;
 };
 
 }  // namespace
@@ -152,21 +154,27 @@ CaseData::CaseData(const BatchNormCase& c)
 }
 
 #if !BNRT_HAVE_ONEDNN
-std::unique_ptr<Runner> make_onednn_runner(const BatchNormCase&) { return nullptr; }
+std::unique_ptr<Runner> make_onednn_runner(const BatchNormCase&, std::shared_ptr<CaseData>) {
+  return nullptr;
+}
 #endif
 
 bool impl_available(Impl impl) { return impl != Impl::onednn || BNRT_HAVE_ONEDNN; }
 
-std::unique_ptr<Runner> make_runner(const BatchNormCase& c) {
+std::shared_ptr<CaseData> make_case_data(const BatchNormCase& c) {
+  return std::make_shared<CaseData>(c);
+}
+
+std::unique_ptr<Runner> make_runner(const BatchNormCase& c, std::shared_ptr<CaseData> data) {
   switch (c.impl) {
     case Impl::bnrt:
-      return std::make_unique<BnrtRunner>(c);
+      return std::make_unique<BnrtRunner>(c, std::move(data));
     case Impl::naive:
-      return std::make_unique<NaiveRunner>(c);
+      return std::make_unique<NaiveRunner>(c, std::move(data));
     case Impl::memcpy:
-      return std::make_unique<MemcpyRunner>(c);
+      return std::make_unique<MemcpyRunner>(c, std::move(data));
     case Impl::onednn:
-      return make_onednn_runner(c);
+      return make_onednn_runner(c, std::move(data));
   }
   return nullptr;
 }

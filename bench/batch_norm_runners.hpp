@@ -42,7 +42,15 @@ class Runner {
 /// Whether this build can measure `impl` (oneDNN is optional).
 bool impl_available(Impl impl);
 
-/// A ready-to-run runner with deterministic random data.
-std::unique_ptr<Runner> make_runner(const BatchNormCase& c);
+/// Input, output and statistics of one shape (defined in bench_buffers.hpp).
+struct CaseData;
+
+/// Deterministic random data for `c`'s shape and layout.
+std::shared_ptr<CaseData> make_case_data(const BatchNormCase& c);
+
+/// A ready-to-run runner over `data` (which must match c's shape). Runners of one shape share
+/// their data, so memcpy, bnrt and the peers move the very same bytes between the very same
+/// buffers; nullptr if `impl` cannot run this case.
+std::unique_ptr<Runner> make_runner(const BatchNormCase& c, std::shared_ptr<CaseData> data);
 
 }  // namespace bnrt::bench

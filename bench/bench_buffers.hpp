@@ -42,6 +42,6 @@ struct CaseData {
   float eps = 1e-5f;
 };
 
-std::unique_ptr<Runner> make_onednn_runner(const BatchNormCase& c);
+std::unique_ptr<Runner> make_onednn_runner(const BatchNormCase& c, std::shared_ptr<CaseData> data);
 
 }  // namespace bnrt::bench

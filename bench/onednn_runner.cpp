@@ -29,23 +29,23 @@ memory::desc onednn_desc(const BatchNormCase& c) {
 
 class OnednnRunner final : public Runner {
  public:
-  explicit OnednnRunner(const BatchNormCase& c)
-      : case_(c), data_(c), engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
+  OnednnRunner(const BatchNormCase& c, std::shared_ptr<CaseData> data)
+      : case_(c), data_(std::move(data)), engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
     const memory::desc md = onednn_desc(c);
     const auto flags = dnnl::normalization_flags::use_global_stats |
                        dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
     const dnnl::batch_normalization_forward::desc desc(dnnl::prop_kind::forward_inference, md,
-                                                       data_.eps, flags);
+                                                       data_->eps, flags);
     const dnnl::batch_normalization_forward::primitive_desc pd(desc, engine_);
     primitive_ = dnnl::batch_normalization_forward(pd);
-    const memory::desc per_channel({static_cast<memory::dim>(data_.channels)},
+    const memory::desc per_channel({static_cast<memory::dim>(data_->channels)},
                                    memory::data_type::f32, memory::format_tag::x);
-    args_ = {{DNNL_ARG_SRC, memory(md, engine_, data_.src.data())},
-             {DNNL_ARG_DST, memory(md, engine_, data_.dst.data())},
-             {DNNL_ARG_MEAN, memory(pd.mean_desc(), engine_, data_.mean.data())},
-             {DNNL_ARG_VARIANCE, memory(pd.variance_desc(), engine_, data_.var.data())},
-             {DNNL_ARG_SCALE, memory(per_channel, engine_, data_.gamma.data())},
-             {DNNL_ARG_SHIFT, memory(per_channel, engine_, data_.beta.data())}};
+    args_ = {{DNNL_ARG_SRC, memory(md, engine_, data_->src.data())},
+             {DNNL_ARG_DST, memory(md, engine_, data_->dst.data())},
+             {DNNL_ARG_MEAN, memory(pd.mean_desc(), engine_, data_->mean.data())},
+             {DNNL_ARG_VARIANCE, memory(pd.variance_desc(), engine_, data_->var.data())},
+             {DNNL_ARG_SCALE, memory(per_channel, engine_, data_->gamma.data())},
+             {DNNL_ARG_SHIFT, memory(per_channel, engine_, data_->beta.data())}};
   }
 
   void run() override {
@@ -56,7 +56,7 @@ class OnednnRunner final : public Runner {
 
  private:
   BatchNormCase case_;
-  CaseData data_;
+  std::shared_ptr<CaseData> data_;
   dnnl::engine engine_;
   dnnl::stream stream_;
   dnnl::primitive primitive_;
@@ -65,10 +65,11 @@ class OnednnRunner final : public Runner {
 
 }  // namespace
 
-std::unique_ptr<Runner> make_onednn_runner(const BatchNormCase& c) {
-  if (c.layout != Layout::nc && c.layout != Layout::nchw && c.layout != Layout::nhwc)
+std::unique_ptr<Runner> make_onednn_runner(const BatchNormCase& c, std::shared_ptr<CaseData> data) {
+  if (c.layout != Layout::nc && c.layout != Layout::nchw && c.layout != Layout::nhwc) {
     return nullptr;
-  return std::make_unique<OnednnRunner>(c);
+  }
+  return std::make_unique<OnednnRunner>(c, std::move(data));
 }
 
 }  // namespace bnrt::bench

@@ -1,5 +1,5 @@
-// A fixed-size, cache-line-aligned array: packed per-channel tables live in these so vector
-// loads from them never split a cache line at the start.
+// A fixed-size, zero-initialised array with a chosen alignment (a cache line by default):
+// packed per-channel tables live in these so vector loads from them never split a cache line.
 #pragma once
 
 #include <cstddef>
@@ -14,9 +14,10 @@ template <class T>
 class AlignedBuffer {
  public:
   AlignedBuffer() = default;
-  explicit AlignedBuffer(std::size_t size)
-      : data_(
-            static_cast<T*>(::operator new[](size * sizeof(T), std::align_val_t{kCacheLineBytes}))),
+  /// `alignment` must be a power of two, at least alignof(T).
+  explicit AlignedBuffer(std::size_t size, std::size_t alignment = kCacheLineBytes)
+      : data_(static_cast<T*>(::operator new[](size * sizeof(T), std::align_val_t{alignment})),
+              Free{alignment}),
         size_(size) {
     for (std::size_t i = 0; i < size; ++i) data_.get()[i] = T{};
   }
@@ -29,9 +30,8 @@ class AlignedBuffer {
 
  private:
   struct Free {
-    void operator()(T* p) const noexcept {
-      ::operator delete[](p, std::align_val_t{kCacheLineBytes});
-    }
+    std::size_t alignment = kCacheLineBytes;
+    void operator()(T* p) const noexcept { ::operator delete[](p, std::align_val_t{alignment}); }
   };
   std::unique_ptr<T, Free> data_;
   std::size_t size_ = 0;

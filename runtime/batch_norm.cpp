@@ -5,9 +5,11 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <tuple>
+#include <vector>
 
-#include "aligned_buffer.hpp"
 #include "cache_info.hpp"
+#include "channel_tables.hpp"
 #include "errors.hpp"
 #include "kernels/affine_kernels.hpp"
 #include "parallel.hpp"
@@ -17,14 +19,7 @@ namespace bnrt {
 namespace detail {
 
 struct BatchNormState {
-  std::size_t channels = 0;
-  /// Length of the repeating pattern in the tables: the smallest multiple of channels that is
-  /// at least kMaxLanes, so one vector step never wraps the pattern more than once.
-  std::size_t period = 0;
-  /// period + kMaxLanes entries, entry j holding channel j % channels; entries [0, channels)
-  /// are the per-channel values channels-first kernels use.
-  AlignedBuffer<float> scale;
-  AlignedBuffer<float> shift;
+  ChannelTables tables;
   Activation activation;
   kernels::ClampKind clamp = kernels::ClampKind::none;
   int max_threads = 0;
@@ -115,19 +110,14 @@ BatchNorm BatchNorm::from_affine(const ChannelAffine& affine, const BatchNormOpt
          "max_threads = " + std::to_string(options.max_threads) + " is negative (0 means no cap)");
   }
 
-  auto state = std::make_shared<detail::BatchNormState>();
-  state->channels = channels;
-  state->period = channels * ((kernels::kMaxLanes + channels - 1) / channels);
-  state->scale = detail::AlignedBuffer<float>(state->period + kernels::kMaxLanes);
-  state->shift = detail::AlignedBuffer<float>(state->period + kernels::kMaxLanes);
+  std::vector<float> scale(channels);
+  std::vector<float> shift(channels);
   for (std::size_t c = 0; c < channels; ++c) {
-    state->scale[c] = to_float(affine.scale[c], "scale", c);
-    state->shift[c] = to_float(affine.shift[c], "shift", c);
+    scale[c] = to_float(affine.scale[c], "scale", c);
+    shift[c] = to_float(affine.shift[c], "shift", c);
   }
-  for (std::size_t j = channels; j < state->scale.size(); ++j) {
-    state->scale[j] = state->scale[j % channels];
-    state->shift[j] = state->shift[j % channels];
-  }
+  auto state = std::make_shared<detail::BatchNormState>();
+  state->tables = detail::ChannelTables(scale, shift);
   state->activation = options.activation;
   state->clamp = clamp_kind(options.activation);
   state->max_threads = options.max_threads;
@@ -137,13 +127,9 @@ BatchNorm BatchNorm::from_affine(const ChannelAffine& affine, const BatchNormOpt
   return BatchNorm(std::move(state));
 }
 
-std::size_t BatchNorm::channels() const noexcept { return state_->channels; }
-std::span<const float> BatchNorm::scale() const noexcept {
-  return {state_->scale.data(), state_->channels};
-}
-std::span<const float> BatchNorm::shift() const noexcept {
-  return {state_->shift.data(), state_->channels};
-}
+std::size_t BatchNorm::channels() const noexcept { return state_->tables.channels(); }
+std::span<const float> BatchNorm::scale() const noexcept { return state_->tables.scale(); }
+std::span<const float> BatchNorm::shift() const noexcept { return state_->tables.shift(); }
 const Activation& BatchNorm::activation() const noexcept { return state_->activation; }
 Isa BatchNorm::isa() const noexcept { return state_->isa; }
 
@@ -155,12 +141,13 @@ void BatchNorm::run(ConstTensor src, ConstTensor residual, MutableTensor dst) co
 
 void BatchNorm::run_checked(ConstTensor src, const ConstTensor* residual, MutableTensor dst) const {
   const detail::BatchNormState& state = *state_;
-  const detail::TensorGeometry geometry = detail::check_tensor(kOp, "src", src, state.channels);
+  const detail::TensorGeometry geometry =
+      detail::check_tensor(kOp, "src", src, state.tables.channels());
   detail::check_same_shape(kOp, "src", src, "dst", dst);
-  detail::check_tensor(kOp, "dst", dst, state.channels);
+  detail::check_tensor(kOp, "dst", dst, state.tables.channels());
   if (residual != nullptr) {
     detail::check_same_shape(kOp, "src", src, "residual", *residual);
-    detail::check_tensor(kOp, "residual", *residual, state.channels);
+    detail::check_tensor(kOp, "residual", *residual, state.tables.channels());
   }
   const std::size_t bytes = geometry.elements * sizeof(float);
   detail::check_no_partial_overlap(kOp, "src", src.data, "dst", dst.data, bytes);
@@ -173,10 +160,9 @@ void BatchNorm::run_checked(ConstTensor src, const ConstTensor* residual, Mutabl
   args.src = src.data;
   args.residual = residual != nullptr ? residual->data : nullptr;
   args.dst = dst.data;
-  args.scale = state.scale.data();
-  args.shift = state.shift.data();
-  args.channels = state.channels;
-  args.period = state.period;
+  std::tie(args.scale, args.shift) = state.tables.for_destination(dst.data);
+  args.channels = state.tables.channels();
+  args.period = state.tables.period();
   args.lo = state.activation.lo;
   args.hi = state.activation.hi;
   const bool in_place = dst.data == src.data || (residual != nullptr && dst.data == residual->data);
@@ -195,7 +181,7 @@ void BatchNorm::run_checked(ConstTensor src, const ConstTensor* residual, Mutabl
   // Channels-first with one spatial position is the (N, C) row layout; with one channel it is
   // a single plane. Both run better as the other shape.
   const bool rows = geometry.channels_last || geometry.inner == 1;
-  args.inner = state.channels == 1 ? geometry.elements : geometry.inner;
+  args.inner = state.tables.channels() == 1 ? geometry.elements : geometry.inner;
   const int has_residual = residual != nullptr ? 1 : 0;
   const int clamp = static_cast<int>(state.clamp);
   const kernels::AffineRangeFn kernel = rows ? state.kernels->channels_last[has_residual][clamp]

@@ -167,6 +167,22 @@ TEST_P(BatchNormSweep, ResNet50Shapes) {
   }
 }
 
+// Channels-last with 2048+ channels walks column tiles across blocks of rows: channel counts
+// that are not a multiple of the tile (2064), row counts that leave a partial block (37), and
+// misaligned heads so the block starts mid-pattern.
+TEST_P(BatchNormSweep, WideChannelsLastTiles) {
+  if (!layout_is_channels_last(layout())) GTEST_SKIP() << "tiles are a channels-last path";
+  std::uint64_t seed = 8000;
+  for (std::int64_t c : {2048, 2064, 4100}) {
+    for (std::size_t misalign : {0, 4}) {
+      const auto dims =
+          layout() == Layout::nc ? std::vector<std::int64_t>{37, c} : make_dims(layout(), 1, c, 37);
+      expect_case(dims, {Activation::relu(), seed % 2 == 0, Placement::out_of_place, misalign},
+                  ++seed);
+    }
+  }
+}
+
 // A pointer that is not even float-aligned (1-3 bytes off) still computes the right thing:
 // the vector paths load and store unaligned, and the staged tails copy bytes.
 TEST_P(BatchNormSweep, PointersNotFloatAligned) {

@@ -1,20 +1,23 @@
-// `bnrt bench`: measures the batch-norm ladder with Google Benchmark (the same registrations as
+// `bnrt bench`: measures the batch-norm ladder (the same cases and runners as
 // bench/batch_norm_bench) and prints one table row per (shape, layout, threads): bnrt's median
-// latency and bandwidth, and its ratio to memcpy of the same bytes, the naive loop and oneDNN,
-// all measured in this run. With --json, one JSON record per measurement instead.
+// latency and bandwidth, and its ratio to memcpy of the same bytes, the naive loop and oneDNN.
+// Implementations of a row are timed round-robin (interleaved_timer.hpp), so the ratios hold
+// even when the machine's speed drifts. With --json, one JSON record per measurement instead.
 #include "bench_command.hpp"
 
-#include <benchmark/benchmark.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <string_view>
+#include <thread>
 
 #include "batch_norm_cases.hpp"
 #include "bnrt/isa.hpp"
 #include "cli_args.hpp"
+#include "interleaved_timer.hpp"
 
 namespace bnrt::cli {
 namespace {
@@ -30,15 +33,14 @@ options:
   --layouts LIST      nchw,nhwc (default both)
   --threads LIST      thread counts (default 1,2)
   --no-tiny           skip the tiny maps and (N, C) rows
-  --min-time S        minimum seconds per measurement (default 0.1)
-  --repetitions N     repetitions; the median is reported (default 5)
+  --rounds N          timed samples per implementation, interleaved; median reported (default 15)
+  --sample-ms MS      length of one sample in milliseconds (default 2)
   --json              one JSON record per measurement (JSON Lines) instead of the table
 BNRT_ISA=sse2|avx2|avx512|scalar caps the instruction set bnrt uses.)";
 
 struct Options {
   bench::LadderOptions ladder;
-  double min_time = 0.1;
-  int repetitions = 5;
+  bench::TimingOptions timing;
   bool json = false;
 };
 
@@ -77,10 +79,10 @@ Options parse_options(const std::vector<std::string>& args) {
         else
           throw UsageError("--layouts takes nchw and/or nhwc, got '" + item + "'");
       }
-    } else if (arg == "--min-time") {
-      options.min_time = parse_number("--min-time", value(), 0.001);
-    } else if (arg == "--repetitions") {
-      options.repetitions = static_cast<int>(parse_integer("--repetitions", value(), 1, 100));
+    } else if (arg == "--rounds") {
+      options.timing.rounds = static_cast<int>(parse_integer("--rounds", value(), 1, 1000));
+    } else if (arg == "--sample-ms") {
+      options.timing.sample_seconds = parse_number("--sample-ms", value(), 0.01) / 1000.0;
     } else {
       throw UsageError("unknown option '" + arg + "'");
     }
@@ -92,70 +94,46 @@ Options parse_options(const std::vector<std::string>& args) {
   return options;
 }
 
-/// Collects the median real time of each benchmark, by name.
-class MedianCollector : public benchmark::BenchmarkReporter {
+/// Median microseconds per call, by benchmark name.
+class Results {
  public:
-  MedianCollector(std::size_t total, bool progress) : total_(total), progress_(progress) {}
-
-  bool ReportContext(const Context& context) override {
-    cpus_ = context.cpu_info.num_cpus;
-    mhz_ = context.cpu_info.cycles_per_second / 1e6;
-    for (const auto& cache : context.cpu_info.caches) {
-      if (cache.type == "Data" || cache.type == "Unified") {
-        caches_ +=
-            " L" + std::to_string(cache.level) + " " + std::to_string(cache.size / 1024) + " KiB";
-      }
-    }
-    return true;
+  explicit Results(const std::vector<bench::Measurement>& measurements) {
+    for (const auto& m : measurements) medians_[bench::benchmark_name(m.c)] = m.median_us;
   }
-
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& run : runs) {
-      const bool single = run.run_type == Run::RT_Iteration && run.repetitions <= 1;
-      const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
-      if (run.error_occurred || !(single || median)) continue;
-      // Units were set to microseconds at registration.
-      medians_[run.run_name.function_name] = run.GetAdjustedRealTime();
-      if (progress_) {
-        std::fprintf(stderr, "\r[%zu/%zu] %-60s", medians_.size(), total_,
-                     run.run_name.function_name.c_str());
-        std::fflush(stderr);
-      }
-    }
-  }
-
-  void Finalize() override {
-    if (progress_) std::fprintf(stderr, "\r%90s\r", "");
-  }
-
-  std::optional<double> median_us(const std::string& name) const {
-    const auto it = medians_.find(name);
+  std::optional<double> median_us(const bench::BatchNormCase& c) const {
+    const auto it = medians_.find(bench::benchmark_name(c));
     if (it == medians_.end()) return std::nullopt;
     return it->second;
   }
-  std::string machine() const {
-    char text[160];
-    std::snprintf(text, sizeof text, "%d CPUs @ %.0f MHz,%s", cpus_, mhz_, caches_.c_str());
-    return text;
-  }
 
  private:
-  std::size_t total_;
-  bool progress_;
   std::map<std::string, double> medians_;
-  int cpus_ = 0;
-  double mhz_ = 0;
-  std::string caches_;
 };
+
+/// "AMD EPYC ..., 2 CPUs, L3 32768K", from /proc/cpuinfo and sysfs, for the table header.
+std::string describe_machine() {
+  std::string model = "unknown CPU";
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  std::string l3;
+  std::ifstream(std::string("/sys/devices/system/cpu/cpu0/cache/index3/size")) >> l3;
+  return model + ", " + std::to_string(std::thread::hardware_concurrency()) + " CPUs" +
+         (l3.empty() ? "" : ", L3 " + l3);
+}
 
 double gigabytes_per_second(const bench::BatchNormCase& c, double us) {
   return static_cast<double>(c.bytes()) / (us * 1e3);
 }
 
-void print_json(const std::vector<bench::BatchNormCase>& cases, const MedianCollector& results) {
+void print_json(const std::vector<bench::BatchNormCase>& cases, const Results& results) {
   const std::string isa(isa_name(active_isa()));
   for (const auto& c : cases) {
-    const auto us = results.median_us(bench::benchmark_name(c));
+    const auto us = results.median_us(c);
     if (!us) continue;
     std::printf(
         "{\"op\":\"batch_norm\",\"shape\":\"%s\",\"layout\":\"%s\",\"threads\":%d,\"isa\":\"%s\","
@@ -166,9 +144,13 @@ void print_json(const std::vector<bench::BatchNormCase>& cases, const MedianColl
   }
 }
 
-void print_table(const std::vector<bench::BatchNormCase>& cases, const MedianCollector& results) {
-  std::printf("# bnrt bench: eval-mode batch norm, out of place, fp32; median of repeated runs\n");
-  std::printf("# machine: %s; bnrt ISA: %s\n", results.machine().c_str(),
+void print_table(const std::vector<bench::BatchNormCase>& cases, const Results& results,
+                 const Options& options) {
+  std::printf(
+      "# bnrt bench: eval-mode batch norm, out of place, fp32; medians of %d interleaved "
+      "samples of %.1f ms\n",
+      options.timing.rounds, options.timing.sample_seconds * 1e3);
+  std::printf("# machine: %s; bnrt ISA: %s\n", describe_machine().c_str(),
               std::string(isa_name(active_isa())).c_str());
   std::printf(
       "# %%memcpy = bnrt bandwidth / memcpy bandwidth of the same bytes (100 = at the roof);\n");
@@ -178,12 +160,12 @@ void print_table(const std::vector<bench::BatchNormCase>& cases, const MedianCol
               "x_onednn");
   for (const auto& c : cases) {
     if (c.impl != bench::Impl::bnrt) continue;
-    const auto us = results.median_us(bench::benchmark_name(c));
+    const auto us = results.median_us(c);
     if (!us) continue;
     auto peer = [&](bench::Impl impl) {
       bench::BatchNormCase other = c;
       other.impl = impl;
-      return results.median_us(bench::benchmark_name(other));
+      return results.median_us(other);
     };
     const auto copy = peer(bench::Impl::memcpy);
     const auto naive = peer(bench::Impl::naive);
@@ -223,19 +205,16 @@ int bench_command(const std::vector<std::string>& args) {
     throw UsageError(std::string(e.what()) + "\n" + kUsage);
   }
   const auto cases = bench::batch_norm_ladder(options.ladder);
-  bench::register_batch_norm_benchmarks(cases, options.min_time, options.repetitions);
-  // Google Benchmark wants argv; ours are parsed already, so give it only a program name.
-  char program[] = "bnrt-bench";
-  char* argv[] = {program, nullptr};
-  int argc = 1;
-  benchmark::Initialize(&argc, argv);
-  MedianCollector results(cases.size(), isatty(STDERR_FILENO) != 0);
-  benchmark::RunSpecifiedBenchmarks(&results);
-  benchmark::Shutdown();
+  const bool progress = isatty(STDERR_FILENO) != 0;
+  const Results results(
+      bench::measure_interleaved(cases, options.timing, [&](std::size_t done, std::size_t total) {
+        if (progress) std::fprintf(stderr, "\rmeasuring %zu/%zu cases", done, total);
+      }));
+  if (progress) std::fprintf(stderr, "\r%40s\r", "");
   if (options.json) {
     print_json(cases, results);
   } else {
-    print_table(cases, results);
+    print_table(cases, results, options);
   }
   return 0;
 }

@@ -1,0 +1,30 @@
+// Round-robin timing for comparisons that must survive drift: the implementations of one group
+// (same shape, layout, threads) are timed in short alternating samples, rotating the order every
+// round, and each reports the median. Frequency changes, a noisy neighbour or cache state then
+// hit every implementation alike, so the ratios between them hold even when absolute times move.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "batch_norm_runners.hpp"
+
+namespace bnrt::bench {
+
+struct TimingOptions {
+  double sample_seconds = 0.002;  ///< each sample repeats a call until at least this long
+  int rounds = 15;                ///< samples per implementation; the median is reported
+};
+
+struct Measurement {
+  BatchNormCase c;
+  double median_us = 0;  ///< per call
+};
+
+/// Measures `cases`, interleaving consecutive cases that share dims, layout and threads.
+/// `progress(done, total)` is called after each group.
+std::vector<Measurement> measure_interleaved(
+    const std::vector<BatchNormCase>& cases, const TimingOptions& options,
+    const std::function<void(std::size_t, std::size_t)>& progress = {});
+
+}  // namespace bnrt::bench
