@@ -38,9 +38,9 @@ using detail::format_value;
 constexpr std::string_view kOp = "batch_norm";
 
 /// Below this many bytes (read + written) per task, splitting costs more than it saves: waking
-/// a TBB worker takes a few microseconds, which is what 128 KiB of L2-resident traffic costs
-/// on one core. Measured with bench/batch_norm_bench on the 2-core AVX-512 dev machine.
-constexpr std::size_t kMinBytesPerTask = 128 * 1024;
+/// a TBB worker costs a few microseconds. Measured on the dev machine (NCHW, 2 threads against
+/// 1): 196 KiB of traffic runs 0.97x, 392 KiB 1.2x, 784 KiB 1.5x; so two tasks from 384 KiB.
+constexpr std::size_t kMinBytesPerTask = 192 * 1024;
 
 /// Outputs at least this large are written with non-temporal stores (StorePolicy::automatic,
 /// not in place): a quarter of the last-level cache, which is shared with the input, the other
@@ -189,7 +189,9 @@ void BatchNorm::run_checked(ConstTensor src, const ConstTensor* residual, Mutabl
 
   const std::size_t traffic = bytes * (residual != nullptr ? 3 : 2);
   const std::size_t by_size = traffic / kMinBytesPerTask;
-  const auto threads = static_cast<std::size_t>(detail::usable_threads(state.max_threads));
+  // Asking TBB for the arena's concurrency costs more than a tiny tensor's whole run.
+  const std::size_t threads =
+      by_size < 2 ? 1 : static_cast<std::size_t>(detail::usable_threads(state.max_threads));
   const std::size_t chunks = by_size < threads ? by_size : threads;
   const std::size_t phase =
       (reinterpret_cast<std::uintptr_t>(dst.data) / sizeof(float)) % kFloatsPerCacheLine;

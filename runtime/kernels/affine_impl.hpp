@@ -111,7 +111,7 @@ void channels_last_walk(const AffineArgs& args, std::size_t begin, std::size_t e
   const float* const shift = args.shift;
   const std::size_t period = args.period;
   const Epilogue<Ops, kResidual, kClamp> epilogue(args);
-  std::size_t pos = begin % period;
+  std::size_t pos = begin < period ? begin : begin % period;  // no division on the common path
   std::size_t i = begin;
   // Vector steps never exceed period (>= kMaxLanes >= lanes), so one subtraction wraps; the
   // tables extend kMaxLanes past the period, so a vector load never wraps mid-vector.
@@ -217,8 +217,9 @@ void channels_first_walk(const AffineArgs& args, std::size_t begin, std::size_t 
   const std::size_t channels = args.channels;
   const std::size_t inner = args.inner;
   const Epilogue<Ops, kResidual, kClamp> epilogue(args);
-  const std::size_t plane = begin / inner;
-  PlaneCursor cursor{plane % channels, (plane + 1) * inner - begin};
+  // A whole tensor on one thread starts at 0: skip the divisions there.
+  const std::size_t plane = begin == 0 ? 0 : begin / inner;
+  PlaneCursor cursor{plane < channels ? plane : plane % channels, (plane + 1) * inner - begin};
   std::size_t i = begin;
   vec s;
   vec b;
