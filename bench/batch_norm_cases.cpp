@@ -49,6 +49,7 @@ void run_case(benchmark::State& state, const BatchNormCase& c) {
   arena.execute([&] {
     for (auto _ : state) runner->run();
   });
+  runner->settle();
   state.SetBytesProcessed(state.iterations() * c.bytes());
 }
 

@@ -37,6 +37,10 @@ class Runner {
   /// One out-of-place batch norm (or one copy, for memcpy). Must run inside a tbb::task_arena
   /// of the case's thread count.
   virtual void run() = 0;
+  /// Called after each timed sample: release anything that would disturb the next sample of
+  /// another implementation (oneDNN's OpenMP workers otherwise spin for milliseconds after a
+  /// call, taking the second core away from whatever is measured next).
+  virtual void settle() {}
 };
 
 /// Whether this build can measure `impl` (oneDNN is optional).

@@ -43,7 +43,10 @@ void measure_group(const std::vector<BatchNormCase>& group, const TimingOptions&
     for (int round = 0; round < options.rounds; ++round) {
       for (std::size_t j = 0; j < group.size(); ++j) {
         const std::size_t k = (j + static_cast<std::size_t>(round)) % group.size();
-        if (runners[k]) samples[k].push_back(time_calls(*runners[k], calls[k]));
+        if (!runners[k]) continue;
+        runners[k]->run();  // untimed: wake threads, touch the data, after the last settle()
+        samples[k].push_back(time_calls(*runners[k], calls[k]));
+        runners[k]->settle();
       }
     }
     for (std::size_t k = 0; k < group.size(); ++k) {

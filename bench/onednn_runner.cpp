@@ -54,6 +54,8 @@ class OnednnRunner final : public Runner {
     stream_.wait();
   }
 
+  void settle() override { omp_pause_resource_all(omp_pause_soft); }
+
  private:
   BatchNormCase case_;
   std::shared_ptr<CaseData> data_;

@@ -43,15 +43,17 @@ constexpr std::string_view kOp = "batch_norm";
 constexpr std::size_t kMinBytesPerTask = 192 * 1024;
 
 /// Outputs at least this large are written with non-temporal stores (StorePolicy::automatic,
-/// not in place): a quarter of the last-level cache, which is shared with the input, the other
-/// core and the rest of the network, so such an output would not stay cached anyway. Skipping
-/// the read-for-ownership of each destination line then cuts traffic from 3 to 2 bytes per
-/// byte written. Measured on the dev machine (32 MiB L3, so 8 MiB): NHWC 32x7x7x2048 (12.8 MB)
-/// goes from 63% to 121% of memcpy; at 3.2 MB streaming loses, so the floor stays above that.
-std::size_t streaming_min_bytes() {
+/// not in place): they skip the read-for-ownership of each destination line, cutting DRAM
+/// traffic from 3 to 2 bytes per byte written, but leave the output out of the cache. Worth it
+/// once input and output no longer stay in the shared last-level cache: on one thread from a
+/// quarter of it, on two or more from half, as several cores pull from L3 faster than DRAM
+/// absorbs streamed writes. Measured on the dev machine (32 MiB L3), % of memcpy, cached vs
+/// streamed: 12.8 MB NCHW 1 thread 104 vs 141, 2 threads 105 vs 79; 6.4 MB 2 threads 99 vs 33;
+/// 19-26 MB 2 threads 96-114 vs 112-126.
+std::size_t streaming_min_bytes(std::size_t threads) {
   constexpr std::size_t kFloor = std::size_t{4} << 20;
-  const std::size_t quarter = detail::last_level_cache_bytes() / 4;
-  return quarter > kFloor ? quarter : kFloor;
+  const std::size_t share = detail::last_level_cache_bytes() / (threads > 1 ? 2 : 4);
+  return share > kFloor ? share : kFloor;
 }
 
 /// Chunk boundaries fall on destination cache lines so two threads never share one.
@@ -165,19 +167,6 @@ void BatchNorm::run_checked(ConstTensor src, const ConstTensor* residual, Mutabl
   args.period = state.tables.period();
   args.lo = state.activation.lo;
   args.hi = state.activation.hi;
-  const bool in_place = dst.data == src.data || (residual != nullptr && dst.data == residual->data);
-  switch (state.store_policy) {
-    case StorePolicy::automatic:
-      args.stream = !in_place && bytes >= streaming_min_bytes();
-      break;
-    case StorePolicy::cached:
-      args.stream = false;
-      break;
-    case StorePolicy::streaming:
-      args.stream = true;
-      break;
-  }
-
   // Channels-first with one spatial position is the (N, C) row layout; with one channel it is
   // a single plane. Both run better as the other shape.
   const bool rows = geometry.channels_last || geometry.inner == 1;
@@ -193,6 +182,18 @@ void BatchNorm::run_checked(ConstTensor src, const ConstTensor* residual, Mutabl
   const std::size_t threads =
       by_size < 2 ? 1 : static_cast<std::size_t>(detail::usable_threads(state.max_threads));
   const std::size_t chunks = by_size < threads ? by_size : threads;
+  const bool in_place = dst.data == src.data || (residual != nullptr && dst.data == residual->data);
+  switch (state.store_policy) {
+    case StorePolicy::automatic:
+      args.stream = !in_place && bytes >= streaming_min_bytes(chunks);
+      break;
+    case StorePolicy::cached:
+      args.stream = false;
+      break;
+    case StorePolicy::streaming:
+      args.stream = true;
+      break;
+  }
   const std::size_t phase =
       (reinterpret_cast<std::uintptr_t>(dst.data) / sizeof(float)) % kFloatsPerCacheLine;
   detail::parallel_ranges(geometry.elements, chunks, kFloatsPerCacheLine, phase,

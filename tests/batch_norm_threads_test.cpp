@@ -54,10 +54,16 @@ class ThreadCount : public ::testing::TestWithParam<Isa> {
 // streaming-store path; it is also run misaligned so its head and tail are partial vectors.
 TEST_P(ThreadCount, OneAndTwoThreadsBitwiseIdentical) {
   const std::vector<ThreadCase> cases = {
-      {Layout::nchw, {2, 64, 56, 56}},   {Layout::nhwc, {2, 56, 56, 64}},
-      {Layout::nchw, {4, 2048, 7, 7}},   {Layout::nhwc, {4, 7, 7, 2048}},
-      {Layout::nc, {4096, 257}},         {Layout::ncdhw, {1, 3, 33, 65, 63}},
-      {Layout::nchw, {2, 96, 181, 181}}, {Layout::nhwc, {2, 181, 181, 96}},
+      {Layout::nchw, {2, 64, 56, 56}},
+      {Layout::nhwc, {2, 56, 56, 64}},
+      {Layout::nchw, {4, 2048, 7, 7}},
+      {Layout::nhwc, {4, 7, 7, 2048}},
+      {Layout::nc, {4096, 257}},
+      {Layout::ncdhw, {1, 3, 33, 65, 63}},
+      {Layout::nchw, {2, 96, 181, 181}},
+      {Layout::nhwc, {2, 181, 181, 96}},
+      // 10 MB: streamed on one thread, cached on two (the threshold depends on the split).
+      {Layout::nhwc, {1, 200, 200, 64}},
   };
   auto rng = make_rng(42);
   for (const ThreadCase& tc : cases) {

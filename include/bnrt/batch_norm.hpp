@@ -16,9 +16,10 @@ namespace bnrt {
 
 /// How run() writes its output.
 enum class StorePolicy {
-  /// Ordinary stores, except for outputs too large to stay cached (a quarter of the last-level
-  /// cache, 8 MiB on a 32 MiB L3) when not in place: those are streamed (non-temporal stores),
-  /// which saves a read per written cache line.
+  /// Ordinary stores, except for outputs too large to stay cached when not in place: those are
+  /// streamed (non-temporal stores), which saves a read per written cache line. "Too large" is
+  /// a quarter of the last-level cache on one thread, half on two or more (8 / 16 MiB on a
+  /// 32 MiB L3).
   automatic,
   cached,     ///< always ordinary stores: the next layer will read the output right away
   streaming,  ///< always non-temporal stores: the output is not read again soon
