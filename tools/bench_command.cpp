@@ -202,7 +202,7 @@ int bench_command(const std::vector<std::string>& args) {
       std::puts(kUsage);
       return 0;
     }
-    throw UsageError(std::string(e.what()) + "\n" + kUsage);
+    throw UsageError(std::string(e.what()) + " (see 'bnrt bench --help')");
   }
   const auto cases = bench::batch_norm_ladder(options.ladder);
   const bool progress = isatty(STDERR_FILENO) != 0;

@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   try {
     if (command == "bench") return bnrt::cli::bench_command(rest);
     if (command == "version" || command == "--version") return version_command();
-    throw bnrt::cli::UsageError("unknown command '" + command + "'\n" + kUsage);
+    throw bnrt::cli::UsageError("unknown command '" + command + "' (see 'bnrt --help')");
   } catch (const bnrt::cli::UsageError& e) {
     std::fprintf(stderr, "bnrt %s: %s\n", command.c_str(), e.what());
     return 1;
