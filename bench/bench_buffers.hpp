@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <memory>
 #include <new>
+
+#include <sys/mman.h>
 #include <vector>
 
 #include "batch_norm_runners.hpp"
