@@ -1,0 +1,47 @@
+// The shared run path of every op that ends in the per-channel affine kernel (eval-mode
+// BatchNorm, training-mode BatchNorm): validate the tensors, pick the layout's kernel, decide
+// how to split and how to store, and run. Also the validations those ops share at create.
+#pragma once
+
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "bnrt/activation.hpp"
+#include "bnrt/batch_norm.hpp"
+#include "channel_tables.hpp"
+#include "kernels/affine_kernels.hpp"
+#include "tensor_checks.hpp"
+
+namespace bnrt::detail {
+
+/// Everything fixed at create time that a run needs.
+struct AffineRunConfig {
+  const kernels::AffineKernelTable* kernels = nullptr;
+  Activation activation;
+  kernels::ClampKind clamp = kernels::ClampKind::none;
+  int max_threads = 0;
+  StorePolicy store_policy = StorePolicy::automatic;
+};
+
+/// Validates the activation and max_threads and fills a config for the active ISA.
+AffineRunConfig make_affine_run_config(std::string_view op, const Activation& activation,
+                                       int max_threads, StorePolicy store_policy);
+
+/// Checks src, dst and the optional residual: valid views, same layout and dims, `channels`
+/// channels, no partial overlap. Returns src's geometry.
+TensorGeometry check_run_tensors(std::string_view op, std::size_t channels, const ConstTensor& src,
+                                 const ConstTensor* residual, const MutableTensor& dst);
+
+/// dst = act(src * scale + shift [+ residual]) with the tables' values; the tensors must have
+/// passed check_run_tensors (geometry is its result).
+void run_affine(const AffineRunConfig& config, const ChannelTables& tables,
+                const TensorGeometry& geometry, const ConstTensor& src, const ConstTensor* residual,
+                const MutableTensor& dst);
+
+/// Rounds each folded value to float once, rejecting any that float cannot hold (named
+/// `name`[c] in the message, e.g. "scale[3]").
+std::vector<float> to_floats(std::string_view op, std::string_view name,
+                             std::span<const double> values);
+
+}  // namespace bnrt::detail
