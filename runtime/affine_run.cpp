@@ -52,8 +52,8 @@ AffineRunConfig make_affine_run_config(std::string_view op, const Activation& ac
   }
   if (activation.lo > activation.hi) {
     fail(ErrorCode::invalid_argument, op,
-         "activation lo = " + format_value(activation.lo) + " is above hi = " +
-             format_value(activation.hi));
+         "activation lo = " + format_value(activation.lo) +
+             " is above hi = " + format_value(activation.hi));
   }
   if (max_threads < 0) {
     fail(ErrorCode::invalid_argument, op,
@@ -119,8 +119,12 @@ void run_affine(const AffineRunConfig& config, const ChannelTables& tables,
     case StorePolicy::automatic:
       args.stream = !in_place && bytes >= streaming_min_bytes(chunks);
       break;
-    case StorePolicy::cached: args.stream = false; break;
-    case StorePolicy::streaming: args.stream = true; break;
+    case StorePolicy::cached:
+      args.stream = false;
+      break;
+    case StorePolicy::streaming:
+      args.stream = true;
+      break;
   }
   const std::size_t phase =
       (reinterpret_cast<std::uintptr_t>(dst.data) / sizeof(float)) % kFloatsPerCacheLine;

@@ -59,6 +59,18 @@ ChannelTables::ChannelTables(std::span<const float> scale, std::span<const float
   }
 }
 
+void ChannelTables::assign(std::span<const float> scale, std::span<const float> shift) {
+  if (scale.size() != channels_ || channels_ == 0) {
+    *this = ChannelTables(scale, shift);
+    return;
+  }
+  const std::size_t entries = period_ + kernels::kMaxLanes;
+  for (int copy = 0; copy < 2; ++copy) {
+    fill_pattern(const_cast<float*>(scale_[copy]), scale, entries);
+    fill_pattern(const_cast<float*>(shift_[copy]), shift, entries);
+  }
+}
+
 std::pair<const float*, const float*> ChannelTables::for_destination(
     const void* dst) const noexcept {
   if (spacing_ < kMinSpacing) return {scale_[0], shift_[0]};

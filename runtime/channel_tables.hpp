@@ -27,6 +27,10 @@ class ChannelTables {
   ChannelTables() = default;
   ChannelTables(std::span<const float> scale, std::span<const float> shift);
 
+  /// Replaces the values; reuses the storage when the channel count is unchanged (the training
+  /// op refills its tables every run without allocating).
+  void assign(std::span<const float> scale, std::span<const float> shift);
+
   std::size_t channels() const noexcept { return channels_; }
   std::size_t period() const noexcept { return period_; }
   /// The per-channel values (the first `channels` entries of the primary copy).

@@ -3,6 +3,8 @@
 // conv-folding library and the ONNX pass) goes through fold_batch_norm.
 #include <cmath>
 
+#include "fold.hpp"
+
 #include "bnrt/batch_norm_params.hpp"
 #include "errors.hpp"
 
@@ -21,7 +23,8 @@ void check_length(std::string_view op, std::string_view name, std::size_t got, s
            std::to_string(channels) + (optional ? " (pass an empty span for affine=false)" : ""));
 }
 
-void check_finite(std::string_view op, std::string_view name, std::span<const float> values) {
+template <class T>
+void check_finite(std::string_view op, std::string_view name, std::span<const T> values) {
   for (std::size_t c = 0; c < values.size(); ++c) {
     if (!std::isfinite(values[c])) {
       fail(ErrorCode::invalid_statistics, op,
@@ -32,49 +35,62 @@ void check_finite(std::string_view op, std::string_view name, std::span<const fl
 
 }  // namespace
 
-ChannelAffine fold_batch_norm(const BatchNormParams& params, std::string_view op) {
-  const std::size_t channels = params.mean.size();
+namespace detail {
+
+ChannelAffine fold_statistics(std::string_view op, std::span<const double> mean,
+                              std::span<const double> var, std::span<const float> gamma,
+                              std::span<const float> beta, double eps) {
+  const std::size_t channels = mean.size();
   if (channels == 0) fail(ErrorCode::channel_mismatch, op, "mean is empty (need one per channel)");
-  check_length(op, "var", params.var.size(), channels, false);
-  check_length(op, "gamma", params.gamma.size(), channels, true);
-  check_length(op, "beta", params.beta.size(), channels, true);
-  if (!std::isfinite(params.eps)) {
-    fail(ErrorCode::invalid_statistics, op, "eps = " + format_value(params.eps) + " is not finite");
+  check_length(op, "var", var.size(), channels, false);
+  check_length(op, "gamma", gamma.size(), channels, true);
+  check_length(op, "beta", beta.size(), channels, true);
+  if (!std::isfinite(eps)) {
+    fail(ErrorCode::invalid_statistics, op, "eps = " + format_value(eps) + " is not finite");
   }
-  check_finite(op, "mean", params.mean);
-  check_finite(op, "gamma", params.gamma);
-  check_finite(op, "beta", params.beta);
+  check_finite(op, "mean", mean);
+  check_finite(op, "gamma", gamma);
+  check_finite(op, "beta", beta);
 
   ChannelAffine affine;
   affine.scale.resize(channels);
   affine.shift.resize(channels);
   for (std::size_t c = 0; c < channels; ++c) {
-    const double var = params.var[c];
-    if (std::isnan(var) || std::isinf(var)) {
+    if (std::isnan(var[c]) || std::isinf(var[c])) {
       fail(ErrorCode::invalid_statistics, op,
-           indexed("var", c) + " = " + format_value(var) + " is not finite");
+           indexed("var", c) + " = " + format_value(var[c]) + " is not finite");
     }
-    if (var < 0) {
-      fail(ErrorCode::invalid_statistics, op,
-           indexed("var", c) + " = " + format_value(var) + " is negative (a variance cannot be)");
+    if (var[c] < 0) {
+      fail(
+          ErrorCode::invalid_statistics, op,
+          indexed("var", c) + " = " + format_value(var[c]) + " is negative (a variance cannot be)");
     }
     // var + eps in double is exact for float var and typical eps, so the test below rejects
     // exactly the channels whose denominator would be zero or imaginary. We never patch them.
-    const double denominator = var + params.eps;
+    const double denominator = var[c] + eps;
     if (!(denominator > 0)) {
       fail(ErrorCode::invalid_statistics, op,
-           indexed("var", c) + " + eps = " + format_value(var) + " + " + format_value(params.eps) +
+           indexed("var", c) + " + eps = " + format_value(var[c]) + " + " + format_value(eps) +
                " = " + format_value(denominator) + " is not positive");
     }
-    const double gamma = params.gamma.empty() ? 1.0 : params.gamma[c];
-    const double beta = params.beta.empty() ? 0.0 : params.beta[c];
+    const double g = gamma.empty() ? 1.0 : gamma[c];
+    const double b = beta.empty() ? 0.0 : beta[c];
     // sqrt and division in double carry ~1e-16 relative error, far below the float rounding
     // that follows; computing shift from the unrounded scale keeps the two consistent.
-    const double scale = gamma / std::sqrt(denominator);
+    const double scale = g / std::sqrt(denominator);
     affine.scale[c] = scale;
-    affine.shift[c] = beta - static_cast<double>(params.mean[c]) * scale;
+    affine.shift[c] = b - mean[c] * scale;
   }
   return affine;
+}
+
+}  // namespace detail
+
+ChannelAffine fold_batch_norm(const BatchNormParams& params, std::string_view op) {
+  // Statistics arrive as float and widen exactly; the fold itself is in double.
+  const std::vector<double> mean(params.mean.begin(), params.mean.end());
+  const std::vector<double> var(params.var.begin(), params.var.end());
+  return detail::fold_statistics(op, mean, var, params.gamma, params.beta, params.eps);
 }
 
 }  // namespace bnrt

@@ -20,7 +20,7 @@ std::string describe_shape(const ConstTensor& tensor) {
 }
 
 TensorGeometry check_tensor(std::string_view op, std::string_view name, const ConstTensor& tensor,
-                            std::size_t expected_channels) {
+                            std::optional<std::size_t> expected_channels) {
   const std::string label(name);
   const int rank = layout_rank(tensor.layout);
   if (rank == 0) {
@@ -66,10 +66,10 @@ TensorGeometry check_tensor(std::string_view op, std::string_view name, const Co
     for (int axis = 2; axis < rank; ++axis)
       geometry.inner *= static_cast<std::size_t>(tensor.dims[axis]);
   }
-  if (geometry.channels != expected_channels) {
+  if (expected_channels && geometry.channels != *expected_channels) {
     fail(ErrorCode::channel_mismatch, op,
          label + " " + describe_shape(tensor) + " has " + std::to_string(geometry.channels) +
-             " channels but the op was created for " + std::to_string(expected_channels));
+             " channels but the op was created for " + std::to_string(*expected_channels));
   }
   if (tensor.data == nullptr && geometry.elements > 0) {
     fail(ErrorCode::null_pointer, op,

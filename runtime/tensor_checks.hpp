@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string_view>
 
 #include "bnrt/tensor.hpp"
@@ -18,9 +19,10 @@ struct TensorGeometry {
 };
 
 /// Checks rank against layout, non-negative dims, no element/byte overflow, non-null data when
-/// there are elements, and the channel count. `name` ("src", "dst", ...) prefixes messages.
+/// there are elements, and (when given) the channel count. `name` ("src", "dst", ...) prefixes
+/// messages.
 TensorGeometry check_tensor(std::string_view op, std::string_view name, const ConstTensor& tensor,
-                            std::size_t expected_channels);
+                            std::optional<std::size_t> expected_channels);
 
 /// Checks that `other` has the layout and dims of `reference` (both already validated).
 void check_same_shape(std::string_view op, std::string_view reference_name,

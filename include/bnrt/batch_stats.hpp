@@ -98,7 +98,8 @@ class MomentsAccumulator {
   void add(ConstTensor batch, int max_threads = 0);
   /// Adds precomputed moments (e.g. from another process).
   void add(const ChannelMoments& moments);
-  void merge(const MomentsAccumulator& other) { add(other.moments_); }
+  /// Adds everything `other` has seen (its batches count too).
+  void merge(const MomentsAccumulator& other);
 
   const ChannelMoments& moments() const noexcept { return moments_; }
   std::int64_t batches() const noexcept { return batches_; }
@@ -107,7 +108,8 @@ class MomentsAccumulator {
   /// everything seen (PyTorch's convention for running_var), num_batches_tracked = batches().
   RunningStats running_stats() const;
   /// The folded per-channel affine map for eval with these statistics and the given affine
-  /// parameters (empty: affine=false): ready for BatchNorm::from_affine or conv folding.
+  /// parameters (empty: affine=false), straight from the exact double mean and unbiased
+  /// variance (no float rounding in between): ready for BatchNorm::from_affine or conv folding.
   ChannelAffine fold(std::span<const float> gamma = {}, std::span<const float> beta = {},
                      double eps = 1e-5) const;
 

@@ -4,6 +4,8 @@
 #include "bnrt/activation.hpp"
 #include "bnrt/batch_norm.hpp"
 #include "bnrt/batch_norm_params.hpp"
+#include "bnrt/batch_stats.hpp"
 #include "bnrt/error.hpp"
 #include "bnrt/isa.hpp"
 #include "bnrt/tensor.hpp"
+#include "bnrt/training_batch_norm.hpp"

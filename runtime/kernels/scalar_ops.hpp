@@ -35,6 +35,20 @@ struct ScalarOps {
     if (n) store(dst, value);
   }
   static std::size_t elements_to_alignment(const float*) noexcept { return 0; }
+
+  using vecd = double;
+  static constexpr std::size_t dlanes = 1;
+  static vecd broadcast_d(double value) noexcept { return value; }
+  static vecd fma_d(vecd a, vecd b, vecd c) noexcept { return a * b + c; }
+  static double sum(vecd v) noexcept { return v; }
+  static vecd load_widened(const float* src) noexcept { return load(src); }
+  static vecd load_widened_partial(const float* src, std::size_t n) noexcept {
+    return n ? load(src) : 0.0;
+  }
+  static void store_d(double* dst, vecd value) noexcept { *dst = value; }
+  static void store_d_partial(double* dst, vecd value, std::size_t n) noexcept {
+    if (n) *dst = value;
+  }
 };
 
 }  // namespace bnrt::kernels

@@ -94,6 +94,54 @@ struct SimdOps {
     }
   }
 
+  // ---- double precision, for statistics --------------------------------------------------
+
+  using vecd = xsimd::batch<double, Arch>;
+  static constexpr std::size_t dlanes = vecd::size;  ///< doubles per vector (floats / 2)
+
+  static vecd broadcast_d(double value) noexcept { return vecd(value); }
+  static vecd fma_d(const vecd& a, const vecd& b, const vecd& c) noexcept {
+    if constexpr (is_avx512) {
+      return _mm512_fmadd_pd(a, b, c);
+    } else if constexpr (is_avx2) {
+      return _mm256_fmadd_pd(a, b, c);
+    } else {
+      return _mm_add_pd(_mm_mul_pd(a, b), c);
+    }
+  }
+  static double sum(const vecd& v) noexcept { return xsimd::hadd(v); }
+
+  /// dlanes floats from src, widened (exactly) to double.
+  static vecd load_widened(const float* src) noexcept {
+    if constexpr (is_avx512) {
+      return _mm512_cvtps_pd(_mm256_loadu_ps(src));
+    } else if constexpr (is_avx2) {
+      return _mm256_cvtps_pd(_mm_loadu_ps(src));
+    } else {
+      return _mm_cvtps_pd(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(src))));
+    }
+  }
+  /// n < dlanes floats (zero in the other lanes), widened; touches no byte past src + n.
+  static vecd load_widened_partial(const float* src, std::size_t n) noexcept {
+    if constexpr (is_avx512) {
+      const __m512 x = _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1u), src);
+      return _mm512_cvtps_pd(_mm512_castps512_ps256(x));
+    } else if constexpr (is_avx2) {
+      return _mm256_cvtps_pd(_mm_maskload_ps(src, _mm256_castsi256_si128(tail_mask(n))));
+    } else {
+      alignas(16) float staged[4] = {};
+      __builtin_memcpy(staged, src, n * sizeof(float));
+      return _mm_cvtps_pd(_mm_load_ps(staged));
+    }
+  }
+  static void store_d(double* dst, const vecd& value) noexcept { value.store_unaligned(dst); }
+  /// Stores lanes [0, n) (n <= dlanes).
+  static void store_d_partial(double* dst, const vecd& value, std::size_t n) noexcept {
+    alignas(64) double staged[dlanes];
+    value.store_aligned(staged);
+    for (std::size_t lane = 0; lane < n; ++lane) dst[lane] = staged[lane];
+  }
+
   /// Number of elements before `p` reaches vector alignment; 0 if it never can (a pointer not
   /// even float-aligned: then every store is unaligned and streaming is off).
   static std::size_t elements_to_alignment(const float* p) noexcept {

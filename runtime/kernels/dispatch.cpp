@@ -1,6 +1,7 @@
-// Maps an ISA to its kernel table. Baseline code: it only takes addresses of functions that
+// Maps an ISA to its kernel tables. Baseline code: it only takes addresses of functions that
 // live in the per-ISA units, and callers only pass an ISA the CPU supports.
 #include "affine_kernels.hpp"
+#include "moments_kernels.hpp"
 
 namespace bnrt::kernels {
 
@@ -16,6 +17,20 @@ const AffineKernelTable& affine_kernels(Isa isa) noexcept {
       break;
   }
   return affine_kernels_scalar();
+}
+
+const MomentsKernelTable& moments_kernels(Isa isa) noexcept {
+  switch (isa) {
+    case Isa::avx512:
+      return moments_kernels_avx512();
+    case Isa::avx2:
+      return moments_kernels_avx2();
+    case Isa::sse2:
+      return moments_kernels_sse2();
+    case Isa::scalar:
+      break;
+  }
+  return moments_kernels_scalar();
 }
 
 }  // namespace bnrt::kernels

@@ -1,0 +1,381 @@
+// Batch statistics against a long-double reference: moments on every layout and ISA at vector
+// and block edges, large common offsets, bitwise determinism across thread counts, the exact
+// mergeable accumulator, momentum conventions, the training-mode op and its errors.
+#include <gtest/gtest.h>
+#include <tbb/task_arena.h>
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <random>
+
+#include "reference/moments_reference.hpp"
+#include "test_util.hpp"
+
+namespace bnrt::testing {
+namespace {
+
+// Moments are summed in double per block (at most 65536 values) and merged pairwise: rounding
+// is ~1e-16 per term, well under 1e-12 of the spread for these sizes. Means are compared
+// relative to |mean| + standard deviation (their natural scale), M2 relative to itself.
+constexpr double kMomentsTolerance = 1e-12;
+
+::testing::AssertionResult moments_match(const ChannelMoments& got, const reference::Moments& want,
+                                         double tolerance = kMomentsTolerance) {
+  if (got.count != want.count) {
+    return ::testing::AssertionFailure() << "count " << got.count << " != " << want.count;
+  }
+  for (std::size_t c = 0; c < want.mean.size(); ++c) {
+    const double deviation = std::sqrt(want.m2[c] / static_cast<double>(want.count));
+    if (!(std::fabs(got.mean[c] - want.mean[c]) <=
+          tolerance * (std::fabs(want.mean[c]) + deviation) + 1e-300)) {
+      return ::testing::AssertionFailure()
+             << "mean[" << c << "] = " << got.mean[c] << ", want " << want.mean[c];
+    }
+    if (!(std::fabs(got.m2[c] - want.m2[c]) <= tolerance * want.m2[c] + 1e-300)) {
+      return ::testing::AssertionFailure()
+             << "m2[" << c << "] = " << got.m2[c] << ", want " << want.m2[c];
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+/// Values with a per-channel offset, so channels are distinguishable and means are non-zero.
+std::vector<float> channel_data(std::mt19937_64& rng, Layout layout,
+                                const std::vector<std::int64_t>& dims, double offset,
+                                double spread) {
+  std::normal_distribution<double> noise(0.0, spread);
+  std::vector<float> x(element_count(dims));
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double c = static_cast<double>(reference::channel_of(i, layout, dims));
+    x[i] = static_cast<float>(offset + 0.25 * c + noise(rng));
+  }
+  return x;
+}
+
+class MomentsSweep : public ::testing::TestWithParam<std::tuple<Layout, Isa>> {
+ protected:
+  void SetUp() override {
+    if (!isa_supported(isa())) GTEST_SKIP() << "CPU lacks " << isa_name(isa());
+    scope_ = std::make_unique<IsaScope>(isa());
+  }
+  Layout layout() const { return std::get<0>(GetParam()); }
+  Isa isa() const { return std::get<1>(GetParam()); }
+
+ private:
+  std::unique_ptr<IsaScope> scope_;
+};
+
+TEST_P(MomentsSweep, EdgeShapesMatchReference) {
+  auto rng = make_rng(3);
+  std::uint64_t index = 0;
+  for (std::int64_t n : {1, 2, 5}) {
+    for (std::int64_t c : {1, 3, 16, 17, 33, 127}) {
+      for (std::int64_t s : {1, 3, 15, 16, 17, 31, 127, 200}) {
+        if (layout() == Layout::nc && s != 1) continue;
+        const auto dims = make_dims(layout(), n, c, s);
+        const auto x = channel_data(rng, layout(), dims, (++index % 3) * 10.0, 1.5);
+        SCOPED_TRACE(dims_text(dims));
+        EXPECT_TRUE(moments_match(batch_moments(ConstTensor(x.data(), dims, layout())),
+                                  reference::moments(x, layout(), dims)));
+      }
+    }
+  }
+}
+
+// Planes longer than one block (65536 values) and channels-last tensors with many blocks of
+// rows: the merge of block results is exercised, not just one block per channel.
+TEST_P(MomentsSweep, ManyBlocksPerChannel) {
+  auto rng = make_rng(4);
+  const std::vector<std::int64_t> dims = layout() == Layout::nc
+                                             ? std::vector<std::int64_t>{70001, 3}
+                                             : make_dims(layout(), 2, 3, 70001);
+  const auto x = channel_data(rng, layout(), dims, -5.0, 2.0);
+  EXPECT_TRUE(moments_match(batch_moments(ConstTensor(x.data(), dims, layout())),
+                            reference::moments(x, layout(), dims)));
+}
+
+// x = 1000 + N(0, 1): E[x^2] - E[x]^2 in float loses the variance entirely; shifted double sums
+// keep it. The test first proves the data is hard for the naive formula.
+TEST_P(MomentsSweep, LargeCommonOffset) {
+  auto rng = make_rng(5);
+  const std::vector<std::int64_t> dims =
+      layout() == Layout::nc ? std::vector<std::int64_t>{4096, 8} : make_dims(layout(), 4, 8, 1024);
+  const auto x = channel_data(rng, layout(), dims, 1000.0, 1.0);
+  const auto want = reference::moments(x, layout(), dims);
+
+  float sum = 0, squares = 0;  // naive single-precision, channel 0
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    if (reference::channel_of(i, layout(), dims) != 0) continue;
+    sum += x[i];
+    squares += x[i] * x[i];
+    ++count;
+  }
+  const float naive_var = squares / count - (sum / count) * (sum / count);
+  const double true_var = want.m2[0] / want.count;
+  ASSERT_GT(std::fabs(naive_var - true_var) / true_var, 1e-2) << "data not hard enough";
+
+  const ChannelMoments got = batch_moments(ConstTensor(x.data(), dims, layout()));
+  EXPECT_TRUE(moments_match(got, want));
+  EXPECT_NEAR(got.biased_variance()[0], true_var, 1e-12 * true_var);
+}
+
+INSTANTIATE_TEST_SUITE_P(LayoutsByIsa, MomentsSweep,
+                         ::testing::Combine(::testing::ValuesIn(all_layouts()),
+                                            ::testing::ValuesIn(all_isas())),
+                         [](const auto& info) {
+                           return std::string(layout_name(std::get<0>(info.param))) + "_" +
+                                  std::string(isa_name(std::get<1>(info.param)));
+                         });
+
+// ---- determinism --------------------------------------------------------------------------
+
+bool bitwise_equal(const ChannelMoments& a, const ChannelMoments& b) {
+  return a.count == b.count && a.mean.size() == b.mean.size() &&
+         std::memcmp(a.mean.data(), b.mean.data(), a.mean.size() * sizeof(double)) == 0 &&
+         std::memcmp(a.m2.data(), b.m2.data(), a.m2.size() * sizeof(double)) == 0;
+}
+
+TEST(MomentsDeterminism, ThreadCountNeverChangesABit) {
+  auto rng = make_rng(6);
+  for (Isa isa : all_isas()) {
+    if (!isa_supported(isa)) continue;
+    IsaScope scope(isa);
+    for (const auto& [layout, dims] : std::vector<std::pair<Layout, std::vector<std::int64_t>>>{
+             {Layout::nchw, {4, 64, 56, 56}},
+             {Layout::nhwc, {4, 56, 56, 64}},
+             {Layout::nhwc, {2, 7, 7, 2048}},
+             {Layout::nchw, {1, 3, 300, 300}}}) {
+      const auto x = channel_data(rng, layout, dims, 3.0, 1.0);
+      ChannelMoments one, two;
+      tbb::task_arena(1).execute([&] { one = batch_moments(ConstTensor(x.data(), dims, layout)); });
+      tbb::task_arena(2).execute([&] { two = batch_moments(ConstTensor(x.data(), dims, layout)); });
+      EXPECT_TRUE(bitwise_equal(one, two)) << isa_name(isa) << " " << dims_text(dims);
+    }
+  }
+}
+
+// ISAs sum in different orders (vector widths differ): equal within rounding, not bitwise.
+TEST(MomentsDeterminism, IsasAgreeWithinRounding) {
+  auto rng = make_rng(7);
+  const std::vector<std::int64_t> dims = {3, 40, 40, 24};
+  const auto x = channel_data(rng, Layout::nhwc, dims, 100.0, 3.0);
+  const auto want = reference::moments(x, Layout::nhwc, dims);
+  for (Isa isa : all_isas()) {
+    if (!isa_supported(isa)) continue;
+    IsaScope scope(isa);
+    EXPECT_TRUE(moments_match(batch_moments(ConstTensor(x.data(), dims, Layout::nhwc)), want))
+        << isa_name(isa);
+  }
+}
+
+// ---- the recalibration accumulator --------------------------------------------------------
+
+TEST(MomentsAccumulator, BatchesOfAnySizeInAnyOrderEqualOnePass) {
+  auto rng = make_rng(8);
+  constexpr std::int64_t kChannels = 13;
+  // 40 batches of 1 to 6 samples of 5x3 NHWC maps, one after another in memory: together they
+  // are one (total, 5, 3, 13) tensor.
+  std::vector<std::int64_t> sizes(40);
+  std::uniform_int_distribution<std::int64_t> size_of(1, 6);
+  for (auto& n : sizes) n = size_of(rng);
+  const std::int64_t total = std::accumulate(sizes.begin(), sizes.end(), std::int64_t{0});
+  const std::vector<std::int64_t> all_dims = {total, 5, 3, kChannels};
+  const auto data = channel_data(rng, Layout::nhwc, all_dims, 50.0, 4.0);
+  const ChannelMoments one_pass = batch_moments(ConstTensor(data.data(), all_dims, Layout::nhwc));
+
+  std::vector<ChannelMoments> per_batch;
+  std::size_t offset = 0;
+  for (std::int64_t n : sizes) {
+    const std::vector<std::int64_t> dims = {n, 5, 3, kChannels};
+    per_batch.push_back(batch_moments(ConstTensor(data.data() + offset, dims, Layout::nhwc)));
+    offset += element_count(dims);
+  }
+  const reference::Moments exact = reference::moments(data, Layout::nhwc, all_dims);
+
+  // In order, through the tensor interface.
+  MomentsAccumulator in_order(kChannels);
+  offset = 0;
+  for (std::int64_t n : sizes) {
+    const std::vector<std::int64_t> dims = {n, 5, 3, kChannels};
+    in_order.add(ConstTensor(data.data() + offset, dims, Layout::nhwc));
+    offset += element_count(dims);
+  }
+  // Shuffled, split over two accumulators ("threads"), then merged.
+  std::vector<std::size_t> order(sizes.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng);
+  MomentsAccumulator left(kChannels), right(kChannels);
+  for (std::size_t k = 0; k < order.size(); ++k)
+    (k % 3 == 0 ? left : right).add(per_batch[order[k]]);
+  left.merge(right);
+
+  for (const MomentsAccumulator* acc : {&in_order, &left}) {
+    EXPECT_EQ(acc->batches(), static_cast<std::int64_t>(sizes.size()));
+    EXPECT_TRUE(moments_match(acc->moments(), exact));
+    for (std::size_t c = 0; c < kChannels; ++c) {
+      EXPECT_NEAR(acc->moments().mean[c], one_pass.mean[c], 1e-12 * std::fabs(one_pass.mean[c]));
+      EXPECT_NEAR(acc->moments().m2[c], one_pass.m2[c], 1e-12 * one_pass.m2[c]);
+    }
+  }
+}
+
+TEST(MomentsAccumulator, RunningStatsAndFold) {
+  MomentsAccumulator acc(2);
+  const std::vector<float> x = {1, 10, 3, 20, 5, 60};  // (3, 2): channel 0 = 1 3 5, 1 = 10 20 60
+  acc.add(ConstTensor(x.data(), {3, 2}, Layout::nc));
+  const RunningStats stats = acc.running_stats();
+  EXPECT_EQ(stats.num_batches_tracked, 1);
+  EXPECT_FLOAT_EQ(stats.mean[0], 3.0f);
+  EXPECT_FLOAT_EQ(stats.var[0], 4.0f);  // unbiased: (4 + 0 + 4) / 2
+  EXPECT_FLOAT_EQ(stats.mean[1], 30.0f);
+  EXPECT_FLOAT_EQ(stats.var[1], 700.0f);  // (400 + 100 + 900) / 2
+  const std::vector<float> gamma = {2.0f, 1.0f}, beta = {0.5f, 0.0f};
+  const ChannelAffine affine = acc.fold(gamma, beta, 0.0);
+  EXPECT_DOUBLE_EQ(affine.scale[0], 1.0);        // 2 / sqrt(4)
+  EXPECT_DOUBLE_EQ(affine.shift[0], 0.5 - 3.0);  // 0.5 - 3 * 1
+  EXPECT_NEAR(affine.scale[1], 1.0 / std::sqrt(700.0), 1e-15);
+}
+
+// ---- momentum conventions and the running-stat update --------------------------------------
+
+TEST(RunningStats, PyTorchUpdateTermForTerm) {
+  RunningStats stats = RunningStats::initial(1);
+  ChannelMoments batch{4, {2.0}, {12.0}};  // biased var 3, unbiased 4
+  stats.update(batch, Momentum::pytorch(0.25));
+  EXPECT_EQ(stats.num_batches_tracked, 1);
+  EXPECT_FLOAT_EQ(stats.mean[0], 0.75f * 0.0f + 0.25f * 2.0f);
+  EXPECT_FLOAT_EQ(stats.var[0], 0.75f * 1.0f + 0.25f * 4.0f);  // unbiased variance goes in
+}
+
+TEST(RunningStats, CumulativeIsTheExactAverageOfBatchStatistics) {
+  RunningStats stats = RunningStats::initial(1);
+  const double means[] = {1.0, 4.0, -2.0, 7.0};
+  for (double m : means) stats.update(ChannelMoments{3, {m}, {2.0}}, Momentum::cumulative());
+  EXPECT_EQ(stats.num_batches_tracked, 4);
+  EXPECT_FLOAT_EQ(stats.mean[0], 2.5f);  // (1 + 4 - 2 + 7) / 4: the first batch fully replaces 0
+  EXPECT_FLOAT_EQ(stats.var[0], 1.0f);   // every batch's unbiased var is 2 / 2
+}
+
+TEST(RunningStats, KeepFactorIsPyTorchMomentumReversed) {
+  RunningStats a = RunningStats::initial(3), b = RunningStats::initial(3);
+  const ChannelMoments batch{5, {1.0, -2.0, 3.5}, {4.0, 8.0, 0.5}};
+  for (int step = 0; step < 3; ++step) {
+    a.update(batch, Momentum::keep_factor(0.95));
+    b.update(batch, Momentum::pytorch(0.05));
+  }
+  EXPECT_EQ(a.mean, b.mean);
+  EXPECT_EQ(a.var, b.var);
+  EXPECT_EQ(Momentum::keep_factor().batch_weight(1), 1.0 - 0.9);  // ONNX default 0.9
+}
+
+TEST(RunningStats, Errors) {
+  EXPECT_THROW(Momentum::pytorch(1.5), Error);
+  EXPECT_THROW(Momentum::keep_factor(-0.1), Error);
+  EXPECT_THROW(Momentum::pytorch(std::nan("")), Error);
+  RunningStats stats = RunningStats::initial(2);
+  EXPECT_THROW(stats.update(ChannelMoments{4, {1.0}, {1.0}}, Momentum::pytorch()), Error);
+  EXPECT_THROW(stats.update(ChannelMoments{1, {1.0, 2.0}, {0.0, 0.0}}, Momentum::pytorch()), Error);
+  EXPECT_EQ(stats.num_batches_tracked, 0) << "a failed update must not count";
+}
+
+// ---- the training-mode op -----------------------------------------------------------------
+
+TEST(TrainingBatchNorm, NormalizesWithBiasedBatchStatisticsEveryLayout) {
+  auto rng = make_rng(9);
+  for (Layout layout : all_layouts()) {
+    const auto dims = make_dims(layout, 3, 17, layout == Layout::nc ? 1 : 23);
+    const auto x = channel_data(rng, layout, dims, 7.0, 2.0);
+    const auto r = random_floats(rng, x.size(), -1.0, 1.0);
+    const auto gamma = random_floats(rng, 17, 0.5, 2.0);
+    const auto beta = random_floats(rng, 17, -1.0, 1.0);
+    TrainingBatchNorm bn = TrainingBatchNorm::create(
+        17, gamma, beta, {.eps = 1e-3, .activation = Activation::relu6()});
+    std::vector<float> y(x.size());
+    bn.run(ConstTensor(x.data(), dims, layout), ConstTensor(r.data(), dims, layout),
+           MutableTensor(y.data(), dims, layout));
+
+    const auto moments = reference::moments(x, layout, dims);
+    reference::BatchNormCase ref;
+    ref.mean = moments.mean;
+    for (double m2 : moments.m2) ref.var.push_back(m2 / moments.count);  // biased
+    ref.gamma.assign(gamma.begin(), gamma.end());
+    ref.beta.assign(beta.begin(), beta.end());
+    ref.eps = 1e-3;
+    ref.lo = 0.0;
+    ref.hi = 6.0;
+    EXPECT_TRUE(matches_reference(y.data(), reference::batch_norm(ref, x, &r, layout, dims)))
+        << layout_name(layout);
+  }
+}
+
+TEST(TrainingBatchNorm, InPlaceAndEvalOpFromRunningStats) {
+  auto rng = make_rng(10);
+  const std::vector<std::int64_t> dims = {4, 6, 5, 5};
+  auto x = channel_data(rng, Layout::nchw, dims, -3.0, 1.0);
+  const auto copy = x;
+  TrainingBatchNorm bn = TrainingBatchNorm::create(6, {}, {}, {.momentum = Momentum::pytorch(1.0)});
+  std::vector<float> out_of_place(x.size());
+  TrainingBatchNorm twin =
+      TrainingBatchNorm::create(6, {}, {}, {.momentum = Momentum::pytorch(1.0)});
+  twin.run(ConstTensor(copy.data(), dims, Layout::nchw),
+           MutableTensor(out_of_place.data(), dims, Layout::nchw));
+  bn.run(ConstTensor(x.data(), dims, Layout::nchw), MutableTensor(x.data(), dims, Layout::nchw));
+  EXPECT_EQ(x, out_of_place) << "in place must equal out of place";
+  // Momentum 1: the running stats are exactly this batch's (unbiased variance).
+  const auto moments = reference::moments(copy, Layout::nchw, dims);
+  for (std::size_t c = 0; c < 6; ++c) {
+    EXPECT_FLOAT_EQ(bn.running_stats().mean[c], static_cast<float>(moments.mean[c]));
+    EXPECT_FLOAT_EQ(bn.running_stats().var[c],
+                    static_cast<float>(moments.m2[c] / (moments.count - 1)));
+  }
+  const BatchNorm eval = bn.eval_op();
+  EXPECT_EQ(eval.channels(), 6u);
+}
+
+TEST(TrainingBatchNorm, OneValuePerChannelIsAnError) {
+  TrainingBatchNorm bn = TrainingBatchNorm::create(4, {}, {});
+  std::vector<float> x(4, 1.0f), y(4);
+  try {
+    bn.run(ConstTensor(x.data(), {1, 4, 1, 1}, Layout::nchw),
+           MutableTensor(y.data(), {1, 4, 1, 1}, Layout::nchw));
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("more than 1 value per channel"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(bn.running_stats().num_batches_tracked, 0);
+}
+
+TEST(TrainingBatchNorm, WithoutTrackingUsesBatchStatsAndKeepsNothing) {
+  TrainingBatchNorm bn = TrainingBatchNorm::create(2, {}, {}, {.track_running_stats = false});
+  std::vector<float> x = {1, 10, 3, 30}, y(4);  // (2, 2): channel 0 = 1 3, 1 = 10 30
+  bn.run(ConstTensor(x.data(), {2, 2}, Layout::nc), MutableTensor(y.data(), {2, 2}, Layout::nc));
+  EXPECT_NEAR(y[0], -1.0, 1e-5);  // (1 - 2) / sqrt(1 + 1e-5)
+  EXPECT_NEAR(y[3], 1.0, 1e-6);
+  EXPECT_TRUE(bn.running_stats().mean.empty());
+  EXPECT_THROW(bn.eval_op(), Error);
+}
+
+TEST(TrainingBatchNorm, CreateErrors) {
+  const std::vector<float> two = {1, 1}, three = {1, 1, 1};
+  EXPECT_THROW(TrainingBatchNorm::create(0, {}, {}), Error);
+  EXPECT_THROW(TrainingBatchNorm::create(3, two, two), Error);
+  EXPECT_THROW(TrainingBatchNorm::create(3, three, {}), Error);
+  EXPECT_THROW(TrainingBatchNorm::create(3, {}, {}, {.eps = -1.0}), Error);
+  EXPECT_THROW(TrainingBatchNorm::create(2, {}, {}, {}, RunningStats{{0.0f}, {1.0f}, 0}), Error);
+}
+
+TEST(BatchMoments, Errors) {
+  std::vector<float> x(8, 1.0f);
+  EXPECT_THROW(batch_moments(ConstTensor(x.data(), {0, 4}, Layout::nc)), Error);
+  EXPECT_THROW(batch_moments(ConstTensor(nullptr, {2, 4}, Layout::nc)), Error);
+  MomentsAccumulator acc(3);
+  EXPECT_THROW(acc.add(ConstTensor(x.data(), {2, 4}, Layout::nc)), Error);
+  EXPECT_THROW(acc.add(ChannelMoments{2, {1.0}, {1.0}}), Error);
+}
+
+}  // namespace
+}  // namespace bnrt::testing
