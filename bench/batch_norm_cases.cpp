@@ -15,12 +15,15 @@ std::vector<std::int64_t> feature_map_dims(std::int64_t batch, const FeatureMap&
   return {batch, map.channels, map.height, map.width};
 }
 
-void add_group(std::vector<BatchNormCase>& cases, std::vector<std::int64_t> dims, Layout layout,
-               int threads) {
-  for (Impl impl : {Impl::memcpy, Impl::bnrt, Impl::naive, Impl::onednn}) {
-    if (impl == Impl::naive && threads != 1) continue;  // the naive loop is single-threaded
-    if (!impl_available(impl)) continue;
-    cases.push_back({dims, layout, threads, impl});
+void add_group(std::vector<BatchNormCase>& cases, const std::vector<std::int64_t>& dims,
+               Layout layout, int threads, const std::vector<Op>& ops) {
+  cases.push_back({dims, layout, threads, Impl::memcpy, Op::eval});
+  for (Op op : ops) {
+    for (Impl impl : {Impl::bnrt, Impl::naive, Impl::onednn}) {
+      if (impl == Impl::naive && threads != 1) continue;  // the naive loop is single-threaded
+      if (!impl_available(impl, op)) continue;
+      cases.push_back({dims, layout, threads, impl, op});
+    }
   }
 }
 
@@ -62,7 +65,7 @@ std::vector<BatchNormCase> batch_norm_ladder(const LadderOptions& options) {
       for (std::int64_t batch : options.batches) {
         for (const FeatureMap& map : kResNet50BatchNorms) {
           for (Layout layout : options.layouts) {
-            add_group(cases, feature_map_dims(batch, map, layout), layout, threads);
+            add_group(cases, feature_map_dims(batch, map, layout), layout, threads, options.ops);
           }
         }
       }
@@ -70,19 +73,20 @@ std::vector<BatchNormCase> batch_norm_ladder(const LadderOptions& options) {
     if (options.tiny) {
       for (const FeatureMap& map : kTinyFeatureMaps) {
         for (Layout layout : options.layouts) {
-          add_group(cases, feature_map_dims(1, map, layout), layout, threads);
+          add_group(cases, feature_map_dims(1, map, layout), layout, threads, options.ops);
         }
       }
       for (const Rows& rows : kRowShapes)
-        add_group(cases, {rows.rows, rows.channels}, Layout::nc, threads);
+        add_group(cases, {rows.rows, rows.channels}, Layout::nc, threads, options.ops);
     }
   }
   return cases;
 }
 
 std::string benchmark_name(const BatchNormCase& c) {
-  return "batch_norm/" + std::string(impl_name(c.impl)) + "/" + std::string(layout_name(c.layout)) +
-         "/" + c.shape_text() + "/threads:" + std::to_string(c.threads);
+  return "batch_norm/" + std::string(op_name(c.op)) + "/" + std::string(impl_name(c.impl)) + "/" +
+         std::string(layout_name(c.layout)) + "/" + c.shape_text() +
+         "/threads:" + std::to_string(c.threads);
 }
 
 void register_batch_norm_benchmarks(const std::vector<BatchNormCase>& cases, double min_time,

@@ -15,13 +15,17 @@ struct LadderOptions {
   std::vector<int> threads{1, 2};
   bool resnet50 = true;  ///< the ResNet-50 shapes at each batch size
   bool tiny = true;      ///< tiny feature maps (batch 1) and (N, C) row shapes
+  /// Ops measured per shape: eval alone (the default table), or eval, stats and train (the
+  /// training table: the eval time is what the training forward is compared with).
+  std::vector<Op> ops{Op::eval};
 };
 
-/// Every case of the ladder, grouped per (shape, layout, threads) in the order memcpy, bnrt,
-/// naive (1 thread only), oneDNN (when available), so peers are measured back to back.
+/// Every case of the ladder, grouped per (shape, layout, threads): memcpy, then for each op
+/// bnrt, the naive loop (eval, 1 thread) and oneDNN (when available), so peers are measured
+/// back to back on the same buffers.
 std::vector<BatchNormCase> batch_norm_ladder(const LadderOptions& options);
 
-/// "batch_norm/bnrt/nhwc/1x56x56x64/threads:2"
+/// "batch_norm/eval/bnrt/nhwc/1x56x56x64/threads:2"
 std::string benchmark_name(const BatchNormCase& c);
 
 /// Registers each case (real time, microseconds) with the given minimum time per run and

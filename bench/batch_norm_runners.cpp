@@ -11,6 +11,8 @@
 
 #include "bench_buffers.hpp"
 #include "bnrt/batch_norm.hpp"
+#include "bnrt/batch_stats.hpp"
+#include "bnrt/training_batch_norm.hpp"
 
 namespace bnrt::bench {
 
@@ -24,6 +26,18 @@ std::string_view impl_name(Impl impl) {
       return "memcpy";
     case Impl::onednn:
       return "onednn";
+  }
+  return "?";
+}
+
+std::string_view op_name(Op op) {
+  switch (op) {
+    case Op::eval:
+      return "eval";
+    case Op::stats:
+      return "stats";
+    case Op::train:
+      return "train";
   }
   return "?";
 }
@@ -58,6 +72,41 @@ class BnrtRunner final : public Runner {
   BatchNormCase case_;
   std::shared_ptr<CaseData> data_;
   BatchNorm op_;
+};
+
+/// The statistics pass alone, through the public batch_moments.
+class BnrtStatsRunner final : public Runner {
+ public:
+  BnrtStatsRunner(const BatchNormCase& c, std::shared_ptr<CaseData> data)
+      : case_(c), data_(std::move(data)) {}
+  void run() override {
+    const ChannelMoments moments =
+        batch_moments(ConstTensor(data_->src.data(), case_.dims, case_.layout));
+    sink_ = moments.mean[0];
+  }
+
+ private:
+  BatchNormCase case_;
+  std::shared_ptr<CaseData> data_;
+  volatile double sink_ = 0;
+};
+
+/// Training-mode forward: statistics, normalize, running-stat update.
+class BnrtTrainRunner final : public Runner {
+ public:
+  BnrtTrainRunner(const BatchNormCase& c, std::shared_ptr<CaseData> data)
+      : case_(c),
+        data_(std::move(data)),
+        op_(TrainingBatchNorm::create(data_->channels, data_->gamma, data_->beta)) {}
+  void run() override {
+    op_.run(ConstTensor(data_->src.data(), case_.dims, case_.layout),
+            MutableTensor(data_->dst.data(), case_.dims, case_.layout));
+  }
+
+ private:
+  BatchNormCase case_;
+  std::shared_ptr<CaseData> data_;
+  TrainingBatchNorm op_;
 };
 
 /// What a user writes from the definition: the formula per element, no folding.
@@ -159,7 +208,19 @@ std::unique_ptr<Runner> make_onednn_runner(const BatchNormCase&, std::shared_ptr
 }
 #endif
 
-bool impl_available(Impl impl) { return impl != Impl::onednn || BNRT_HAVE_ONEDNN; }
+bool impl_available(Impl impl, Op op) {
+  switch (impl) {
+    case Impl::bnrt:
+      return true;
+    case Impl::naive:
+      return op == Op::eval;
+    case Impl::memcpy:
+      return op == Op::eval;
+    case Impl::onednn:
+      return BNRT_HAVE_ONEDNN && op != Op::stats;
+  }
+  return false;
+}
 
 std::shared_ptr<CaseData> make_case_data(const BatchNormCase& c) {
   return std::make_shared<CaseData>(c);
@@ -168,6 +229,8 @@ std::shared_ptr<CaseData> make_case_data(const BatchNormCase& c) {
 std::unique_ptr<Runner> make_runner(const BatchNormCase& c, std::shared_ptr<CaseData> data) {
   switch (c.impl) {
     case Impl::bnrt:
+      if (c.op == Op::stats) return std::make_unique<BnrtStatsRunner>(c, std::move(data));
+      if (c.op == Op::train) return std::make_unique<BnrtTrainRunner>(c, std::move(data));
       return std::make_unique<BnrtRunner>(c, std::move(data));
     case Impl::naive:
       return std::make_unique<NaiveRunner>(c, std::move(data));

@@ -16,12 +16,19 @@ namespace bnrt::bench {
 enum class Impl { bnrt, naive, memcpy, onednn };
 std::string_view impl_name(Impl impl);
 
+/// What is measured: eval-mode batch norm (running statistics), the per-channel statistics
+/// pass alone (read-only), or the training-mode forward (statistics, then normalize).
+/// memcpy ignores it: it is the roof for all three.
+enum class Op { eval, stats, train };
+std::string_view op_name(Op op);
+
 /// What one measurement runs: dims in the layout's order, out of place, on `threads` threads.
 struct BatchNormCase {
   std::vector<std::int64_t> dims;
   Layout layout = Layout::nchw;
   int threads = 1;
   Impl impl = Impl::bnrt;
+  Op op = Op::eval;
 
   std::int64_t elements() const;
   /// Bytes read + written per run: src once, dst once (the per-channel params are noise).
@@ -43,8 +50,9 @@ class Runner {
   virtual void settle() {}
 };
 
-/// Whether this build can measure `impl` (oneDNN is optional).
-bool impl_available(Impl impl);
+/// Whether this build can measure `impl` doing `op` (oneDNN is optional; the naive loop is
+/// eval only; memcpy is listed under Op::eval).
+bool impl_available(Impl impl, Op op);
 
 /// Input, output and statistics of one shape (defined in bench_buffers.hpp).
 struct CaseData;

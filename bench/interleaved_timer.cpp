@@ -44,7 +44,10 @@ void measure_group(const std::vector<BatchNormCase>& group, const TimingOptions&
       for (std::size_t j = 0; j < group.size(); ++j) {
         const std::size_t k = (j + static_cast<std::size_t>(round)) % group.size();
         if (!runners[k]) continue;
-        runners[k]->run();  // untimed: wake threads, touch the data, after the last settle()
+        // Untimed warm-up for about a millisecond: a parked TBB worker takes tens of
+        // microseconds to rejoin, and a single short call would finish before it had, leaving
+        // the start of the timed sample on one thread (seen as 2-thread rows at 1-thread speed).
+        time_calls(*runners[k], std::max(1L, calls[k] / 5));
         samples[k].push_back(time_calls(*runners[k], calls[k]));
         runners[k]->settle();
       }

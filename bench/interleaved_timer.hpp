@@ -12,7 +12,7 @@
 namespace bnrt::bench {
 
 struct TimingOptions {
-  double sample_seconds = 0.002;  ///< each sample repeats a call until at least this long
+  double sample_seconds = 0.005;  ///< each sample repeats a call until at least this long
   int rounds = 15;                ///< samples per implementation; the median is reported
 };
 

@@ -32,18 +32,25 @@ class OnednnRunner final : public Runner {
   OnednnRunner(const BatchNormCase& c, std::shared_ptr<CaseData> data)
       : case_(c), data_(std::move(data)), engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
     const memory::desc md = onednn_desc(c);
-    const auto flags = dnnl::normalization_flags::use_global_stats |
-                       dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
-    const dnnl::batch_normalization_forward::desc desc(dnnl::prop_kind::forward_inference, md,
-                                                       data_->eps, flags);
+    // Inference reads the running statistics; training computes the batch's and writes them
+    // to the mean / variance buffers.
+    const bool training = c.op == Op::train;
+    // Training writes the batch statistics: into private buffers, not the shared running ones.
+    stats_mean_ = data_->mean;
+    stats_var_ = data_->var;
+    auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+    if (!training) flags = flags | dnnl::normalization_flags::use_global_stats;
+    const dnnl::batch_normalization_forward::desc desc(
+        training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference, md,
+        data_->eps, flags);
     const dnnl::batch_normalization_forward::primitive_desc pd(desc, engine_);
     primitive_ = dnnl::batch_normalization_forward(pd);
     const memory::desc per_channel({static_cast<memory::dim>(data_->channels)},
                                    memory::data_type::f32, memory::format_tag::x);
     args_ = {{DNNL_ARG_SRC, memory(md, engine_, data_->src.data())},
              {DNNL_ARG_DST, memory(md, engine_, data_->dst.data())},
-             {DNNL_ARG_MEAN, memory(pd.mean_desc(), engine_, data_->mean.data())},
-             {DNNL_ARG_VARIANCE, memory(pd.variance_desc(), engine_, data_->var.data())},
+             {DNNL_ARG_MEAN, memory(pd.mean_desc(), engine_, stats_mean_.data())},
+             {DNNL_ARG_VARIANCE, memory(pd.variance_desc(), engine_, stats_var_.data())},
              {DNNL_ARG_SCALE, memory(per_channel, engine_, data_->gamma.data())},
              {DNNL_ARG_SHIFT, memory(per_channel, engine_, data_->beta.data())}};
   }
@@ -62,6 +69,8 @@ class OnednnRunner final : public Runner {
   dnnl::engine engine_;
   dnnl::stream stream_;
   dnnl::primitive primitive_;
+  std::vector<float> stats_mean_;
+  std::vector<float> stats_var_;
   std::unordered_map<int, memory> args_;
 };
 
@@ -71,6 +80,7 @@ std::unique_ptr<Runner> make_onednn_runner(const BatchNormCase& c, std::shared_p
   if (c.layout != Layout::nc && c.layout != Layout::nchw && c.layout != Layout::nhwc) {
     return nullptr;
   }
+  if (c.op == Op::stats) return nullptr;
   return std::make_unique<OnednnRunner>(c, std::move(data));
 }
 

@@ -58,10 +58,9 @@ void ChannelMoments::merge(const ChannelMoments& other) {
     return;
   }
   check_same_channels("moments", channels(), other.channels(), "merged moments");
-  const double n_other = static_cast<double>(other.count);
+  const detail::MergeWeights w(static_cast<double>(count), static_cast<double>(other.count));
   for (std::size_t c = 0; c < channels(); ++c) {
-    double n = static_cast<double>(count);
-    detail::merge_moments(n, mean[c], m2[c], n_other, other.mean[c], other.m2[c]);
+    detail::merge_moments(w, mean[c], m2[c], other.mean[c], other.m2[c]);
   }
   count += other.count;
 }
@@ -110,14 +109,16 @@ void RunningStats::update(const ChannelMoments& batch, const Momentum& momentum)
   constexpr std::string_view kOp = "running_stats";
   check_same_channels(kOp, mean.size(), batch.channels(), "batch moments");
   check_same_channels(kOp, mean.size(), var.size(), "running var");
-  const std::vector<double> unbiased = batch.unbiased_variance();  // throws for count < 2
+  if (batch.count < 2) batch.unbiased_variance();  // throws the explanatory error
   num_batches_tracked += 1;
   const double w = momentum.batch_weight(num_batches_tracked);
+  const double inverse_bessel = 1.0 / static_cast<double>(batch.count - 1);
   // PyTorch's CPU update, term for term: computed in double, rounded once into the float
-  // buffers: running = momentum * batch + (1 - momentum) * running.
+  // buffers: running = momentum * batch + (1 - momentum) * running, with the unbiased variance.
   for (std::size_t c = 0; c < mean.size(); ++c) {
     mean[c] = static_cast<float>(w * batch.mean[c] + (1.0 - w) * static_cast<double>(mean[c]));
-    var[c] = static_cast<float>(w * unbiased[c] + (1.0 - w) * static_cast<double>(var[c]));
+    var[c] = static_cast<float>(w * (batch.m2[c] * inverse_bessel) +
+                                (1.0 - w) * static_cast<double>(var[c]));
   }
 }
 

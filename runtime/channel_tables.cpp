@@ -3,6 +3,7 @@
 #include "channel_tables.hpp"
 
 #include <cstdint>
+#include <cstring>
 #include <numeric>
 
 #include "kernels/affine_kernels.hpp"
@@ -25,8 +26,13 @@ std::size_t round_up(std::size_t value, std::size_t multiple) {
   return (value + multiple - 1) / multiple * multiple;
 }
 
+/// table[j] = values[j % size] for j < entries, by whole copies (no division per entry: the
+/// training op refills thousands of entries every run).
 void fill_pattern(float* table, std::span<const float> values, std::size_t entries) {
-  for (std::size_t j = 0; j < entries; ++j) table[j] = values[j % values.size()];
+  for (std::size_t j = 0; j < entries; j += values.size()) {
+    const std::size_t n = entries - j < values.size() ? entries - j : values.size();
+    std::memcpy(table + j, values.data(), n * sizeof(float));
+  }
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 // same bit for bit whatever the thread count.
 #include "moments.hpp"
 
+#include <algorithm>
+
 #include "kernels/moments_kernels.hpp"
 #include "parallel.hpp"
 
@@ -16,13 +18,19 @@ namespace {
 /// and that sums stay short (at most 2^15 terms per accumulator lane).
 constexpr std::size_t kBlockElements = 65536;
 
+/// Channels-last blocks span at least this many rows: with thousands of channels and few rows
+/// (7x7x2048), per-channel bookkeeping (one result per block and channel, then the merge)
+/// otherwise costs as much as the pass over the data.
+constexpr std::size_t kMinBlockRows = 256;
+
 /// Bytes read per task below which a second thread does not pay (as for the affine pass).
 constexpr std::size_t kMinBytesPerTask = 192 * 1024;
 
 }  // namespace
 
 ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geometry,
-                               int max_threads, MomentsScratch& scratch) {
+                               int max_threads, MomentsScratch& scratch,
+                               MomentsPrecision precision) {
   const std::size_t channels = geometry.channels;
   kernels::MomentsArgs args;
   args.src = x.data;
@@ -30,26 +38,42 @@ ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geome
   // Channels-first with one spatial position is rows of C; channels-last with one channel is
   // one long plane. Each runs better as the other shape (as in the affine pass).
   const bool rows = (geometry.channels_last && channels > 1) || geometry.inner == 1;
+  ChannelMoments result;
+  result.count = static_cast<std::int64_t>(geometry.elements / channels);
+  result.mean.resize(channels);
+  result.m2.resize(channels);
+
   std::size_t blocks = 0;
   if (rows) {
     args.rows = geometry.elements / channels;
-    args.block_rows = kBlockElements / channels > 0 ? kBlockElements / channels : 1;
+    args.block_rows =
+        kBlockElements / channels > kMinBlockRows ? kBlockElements / channels : kMinBlockRows;
     blocks = (args.rows + args.block_rows - 1) / args.block_rows;
-    scratch.mean.resize(blocks * channels);
-    scratch.m2.resize(blocks * channels);
   } else {
     args.inner = geometry.channels_last ? geometry.elements : geometry.inner;
     args.segment = args.inner < kBlockElements ? args.inner : kBlockElements;
     args.segments = (args.inner + args.segment - 1) / args.segment;
     blocks = geometry.elements / args.inner * args.segments;
-    scratch.mean.resize(blocks);
-    scratch.m2.resize(blocks);
   }
-  args.mean = scratch.mean.data();
-  args.m2 = scratch.m2.data();
+  // One block per channel (a single sample's planes, or rows fitting one block): the kernel's
+  // per-block results are already the answer, so it writes them straight into the result.
+  const bool single = blocks == channels || (rows && blocks == 1);
+  if (single) {
+    args.mean = result.mean.data();
+    args.m2 = result.m2.data();
+  } else {
+    const std::size_t partials = rows ? blocks * channels : blocks;
+    scratch.mean.resize(partials);
+    scratch.m2.resize(partials);
+    args.mean = scratch.mean.data();
+    args.m2 = scratch.m2.data();
+  }
 
   const kernels::MomentsKernelTable& table = kernels::moments_kernels(active_isa());
-  const kernels::MomentsBlocksFn kernel = rows ? table.channels_last : table.channels_first;
+  const bool fast = precision == MomentsPrecision::fast;
+  const kernels::MomentsBlocksFn kernel =
+      rows ? (fast ? table.channels_last_fast : table.channels_last)
+           : (fast ? table.channels_first_fast : table.channels_first);
   const std::size_t by_size = geometry.elements * sizeof(float) / kMinBytesPerTask;
   const std::size_t threads =
       by_size < 2 ? 1 : static_cast<std::size_t>(usable_threads(max_threads));
@@ -58,32 +82,40 @@ ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geome
   parallel_ranges(blocks, chunks, 1, 0,
                   [&](std::size_t first, std::size_t end) { kernel(args, first, end); });
 
-  ChannelMoments result;
-  result.count = static_cast<std::int64_t>(geometry.elements / channels);
-  result.mean.assign(channels, 0.0);
-  result.m2.assign(channels, 0.0);
-  std::vector<double> count(channels, 0.0);
+  if (single) return result;
+  std::fill(result.mean.begin(), result.mean.end(), 0.0);
+  std::fill(result.m2.begin(), result.m2.end(), 0.0);
+  double merged = 0;  // values merged so far, the same for every channel
   if (rows) {
     for (std::size_t block = 0; block < blocks; ++block) {
       const std::size_t first_row = block * args.block_rows;
       const double n = static_cast<double>(
           args.rows - first_row < args.block_rows ? args.rows - first_row : args.block_rows);
+      const MergeWeights w(merged, n);
       const double* mean = args.mean + block * channels;
       const double* m2 = args.m2 + block * channels;
       for (std::size_t c = 0; c < channels; ++c) {
-        merge_moments(count[c], result.mean[c], result.m2[c], n, mean[c], m2[c]);
+        merge_moments(w, result.mean[c], result.m2[c], mean[c], m2[c]);
       }
+      merged += n;
     }
   } else {
-    // Block b covers plane b / segments; plane p holds channel p % channels (channels-last
-    // with one channel: a single plane of channel 0).
-    for (std::size_t block = 0; block < blocks; ++block) {
-      const std::size_t plane = block / args.segments;
-      const std::size_t c = plane % channels;
-      const std::size_t begin = block % args.segments * args.segment;
-      const double n = static_cast<double>(args.inner - begin < args.segment ? args.inner - begin
-                                                                             : args.segment);
-      merge_moments(count[c], result.mean[c], result.m2[c], n, args.mean[block], args.m2[block]);
+    // Block (plane, piece) with plane = sample * channels + c: merging sample by sample and
+    // piece by piece, every channel sees the same counts in the same order.
+    const std::size_t samples = blocks / args.segments / channels;
+    for (std::size_t sample = 0; sample < samples; ++sample) {
+      for (std::size_t piece = 0; piece < args.segments; ++piece) {
+        const std::size_t begin = piece * args.segment;
+        const double n = static_cast<double>(args.inner - begin < args.segment ? args.inner - begin
+                                                                               : args.segment);
+        const MergeWeights w(merged, n);
+        const std::size_t first = sample * channels * args.segments + piece;
+        for (std::size_t c = 0; c < channels; ++c) {
+          const std::size_t block = first + c * args.segments;
+          merge_moments(w, result.mean[c], result.m2[c], args.mean[block], args.m2[block]);
+        }
+        merged += n;
+      }
     }
   }
   return result;

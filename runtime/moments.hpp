@@ -15,20 +15,33 @@ struct MomentsScratch {
   std::vector<double> m2;
 };
 
+/// How the kernels sum: exact (every value in double: batch_moments, accumulators, ~1e-15
+/// relative) or fast (float runs widened into double: the training forward, ~1e-6 relative).
+enum class MomentsPrecision { exact, fast };
+
 /// Moments of `x` (already validated, with `geometry` from check_tensor; at least one
 /// element), reduced by the kernels of the active ISA.
 ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geometry,
-                               int max_threads, MomentsScratch& scratch);
+                               int max_threads, MomentsScratch& scratch,
+                               MomentsPrecision precision = MomentsPrecision::exact);
 
-/// Chan et al.'s combination of (count_a, mean_a, m2_a) with (count_b, mean_b, m2_b), in place
-/// on the first. count_b must be positive.
-inline void merge_moments(double& count_a, double& mean_a, double& m2_a, double count_b,
-                          double mean_b, double m2_b) {
-  const double count = count_a + count_b;
+/// Chan et al.'s combination of moments over count_a values with moments over count_b values
+/// (count_b > 0): the union's mean is mean_a + delta * count_b / n and its M2 is
+/// m2_a + m2_b + delta^2 * count_a * count_b / n, with delta = mean_b - mean_a and
+/// n = count_a + count_b. Every channel of a block has the same counts, so the two weights are
+/// computed once per block and the per-channel update has no division (and vectorizes).
+struct MergeWeights {
+  double mean;  ///< count_b / n
+  double m2;    ///< count_a * count_b / n
+  MergeWeights(double count_a, double count_b)
+      : mean(count_b / (count_a + count_b)), m2(count_a * count_b / (count_a + count_b)) {}
+};
+
+inline void merge_moments(const MergeWeights& w, double& mean_a, double& m2_a, double mean_b,
+                          double m2_b) {
   const double delta = mean_b - mean_a;
-  mean_a += delta * (count_b / count);
-  m2_a += m2_b + delta * delta * (count_a * count_b / count);
-  count_a = count;
+  mean_a += delta * w.mean;
+  m2_a += m2_b + delta * delta * w.m2;
 }
 
 }  // namespace bnrt::detail

@@ -6,7 +6,7 @@
 
 #include "affine_run.hpp"
 #include "errors.hpp"
-#include "fold.hpp"
+#include "kernels/moments_kernels.hpp"
 #include "moments.hpp"
 
 namespace bnrt {
@@ -19,9 +19,12 @@ struct TrainingBatchNormState {
   TrainingBatchNormOptions options;
   AffineRunConfig config;
   RunningStats running;  ///< empty when not tracking
-  // Reused from run to run, so a run allocates nothing once shapes are stable.
+  // Reused from run to run, so a run allocates little once shapes are stable.
   ChannelTables tables;
   MomentsScratch scratch;
+  std::vector<float> scale;
+  std::vector<float> shift;
+  Isa isa = Isa::scalar;
 };
 
 }  // namespace detail
@@ -48,6 +51,26 @@ void check_length(std::string_view name, std::size_t got, std::size_t channels) 
          std::string(name) + " has " + std::to_string(got) + " entries but channels is " +
              std::to_string(channels));
   }
+}
+
+/// scale = gamma / sqrt(biased_var + eps), shift = beta - mean * scale, in double, into the
+/// state's reused buffers, by the active ISA's fold kernel. Unlike the eval fold this never
+/// throws: the statistics come from the data, and data with NaN or infinities gives NaN
+/// outputs, as in PyTorch (so does a constant channel with eps = 0).
+void fold_batch_statistics(detail::TrainingBatchNormState& state, const ChannelMoments& moments) {
+  state.scale.resize(state.channels);
+  state.shift.resize(state.channels);
+  kernels::FoldArgs args;
+  args.mean = moments.mean.data();
+  args.m2 = moments.m2.data();
+  args.inverse_count = 1.0 / static_cast<double>(moments.count);
+  args.eps = state.options.eps;
+  args.gamma = state.gamma.empty() ? nullptr : state.gamma.data();
+  args.beta = state.beta.empty() ? nullptr : state.beta.data();
+  args.scale = state.scale.data();
+  args.shift = state.shift.data();
+  args.channels = state.channels;
+  kernels::moments_kernels(state.isa).fold(args);
 }
 
 }  // namespace
@@ -84,6 +107,7 @@ TrainingBatchNorm TrainingBatchNorm::create(std::size_t channels, std::span<cons
   state->options = options;
   state->config = detail::make_affine_run_config(kOp, options.activation, options.max_threads,
                                                  options.store_policy);
+  state->isa = active_isa();
   if (options.track_running_stats) {
     state->running = initial ? std::move(*initial) : RunningStats::initial(channels);
     check_length("initial running mean", state->running.mean.size(), channels);
@@ -115,12 +139,10 @@ ChannelMoments TrainingBatchNorm::run_checked(ConstTensor src, const ConstTensor
              detail::describe_shape(src) + " (" + std::to_string(per_channel) + " per channel)");
   }
   // Statistics first: dst may alias src.
-  const ChannelMoments moments =
-      detail::compute_moments(src, geometry, state.options.max_threads, state.scratch);
-  const ChannelAffine affine = detail::fold_statistics(kOp, moments.mean, moments.biased_variance(),
-                                                       state.gamma, state.beta, state.options.eps);
-  state.tables.assign(detail::to_floats(kOp, "scale", affine.scale),
-                      detail::to_floats(kOp, "shift", affine.shift));
+  const ChannelMoments moments = detail::compute_moments(
+      src, geometry, state.options.max_threads, state.scratch, detail::MomentsPrecision::fast);
+  fold_batch_statistics(state, moments);
+  state.tables.assign(state.scale, state.shift);
   detail::run_affine(state.config, state.tables, geometry, src, residual, dst);
   if (state.options.track_running_stats) state.running.update(moments, state.options.momentum);
   return moments;

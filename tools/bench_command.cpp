@@ -22,11 +22,13 @@
 namespace bnrt::cli {
 namespace {
 
-constexpr const char* kUsage = R"(usage: bnrt bench [options]
+constexpr const char* kUsage = R"(usage: bnrt bench [train] [options]
 
-Measures eval-mode batch norm over the ResNet-50 shape ladder (plus tiny maps and (N, C) rows):
-bnrt vs memcpy of the same bytes vs the naive loop vs oneDNN (when built), medians of repeated
-runs, all in one process so the ratios are comparable.
+Measures batch norm over the ResNet-50 shape ladder (plus tiny maps and (N, C) rows), all in one
+process with peers on the same buffers, so the ratios are comparable:
+  bnrt bench        eval mode: bnrt vs memcpy of the same bytes vs the naive loop vs oneDNN
+  bnrt bench train  training mode: the statistics pass vs memcpy's read rate, the training
+                    forward vs the eval forward, and vs oneDNN's forward_training
 
 options:
   --batch LIST        batch sizes for the ResNet-50 shapes (default 1; e.g. 1,32)
@@ -34,11 +36,12 @@ options:
   --threads LIST      thread counts (default 1,2)
   --no-tiny           skip the tiny maps and (N, C) rows
   --rounds N          timed samples per implementation, interleaved; median reported (default 15)
-  --sample-ms MS      length of one sample in milliseconds (default 2)
+  --sample-ms MS      length of one sample in milliseconds (default 5)
   --json              one JSON record per measurement (JSON Lines) instead of the table
 BNRT_ISA=sse2|avx2|avx512|scalar caps the instruction set bnrt uses.)";
 
 struct Options {
+  bool training = false;
   bench::LadderOptions ladder;
   bench::TimingOptions timing;
   bool json = false;
@@ -46,7 +49,13 @@ struct Options {
 
 Options parse_options(const std::vector<std::string>& args) {
   Options options;
-  for (std::size_t i = 0; i < args.size(); ++i) {
+  std::size_t first = 0;
+  if (!args.empty() && args[0] == "train") {
+    options.training = true;
+    options.ladder.ops = {bench::Op::eval, bench::Op::stats, bench::Op::train};
+    first = 1;
+  }
+  for (std::size_t i = first; i < args.size(); ++i) {
     const std::string& arg = args[i];
     auto value = [&]() -> const std::string& {
       if (i + 1 >= args.size()) throw UsageError(arg + " needs a value");
@@ -136,8 +145,11 @@ void print_json(const std::vector<bench::BatchNormCase>& cases, const Results& r
     const auto us = results.median_us(c);
     if (!us) continue;
     std::printf(
-        "{\"op\":\"batch_norm\",\"shape\":\"%s\",\"layout\":\"%s\",\"threads\":%d,\"isa\":\"%s\","
+        "{\"op\":\"%s\",\"shape\":\"%s\",\"layout\":\"%s\",\"threads\":%d,\"isa\":\"%s\","
         "\"impl\":\"%s\",\"median_us\":%.4f,\"gbps\":%.3f}\n",
+        c.op == bench::Op::eval    ? "batch_norm"
+        : c.op == bench::Op::stats ? "batch_stats"
+                                   : "batch_norm_train",
         c.shape_text().c_str(), std::string(layout_name(c.layout)).c_str(), c.threads,
         c.impl == bench::Impl::bnrt ? isa.c_str() : "n/a",
         std::string(bench::impl_name(c.impl)).c_str(), *us, gigabytes_per_second(c, *us));
@@ -191,6 +203,53 @@ void print_table(const std::vector<bench::BatchNormCase>& cases, const Results& 
   }
 }
 
+/// Training table: one row per bnrt training case, with its group's peers.
+void print_training_table(const std::vector<bench::BatchNormCase>& cases, const Results& results,
+                          const Options& options) {
+  std::printf(
+      "# bnrt bench train: training-mode batch norm, out of place, fp32; medians of %d "
+      "interleaved samples of %.1f ms\n",
+      options.timing.rounds, options.timing.sample_seconds * 1e3);
+  std::printf("# machine: %s; bnrt ISA: %s\n", describe_machine().c_str(),
+              std::string(isa_name(active_isa())).c_str());
+  std::printf(
+      "# stats %%read = memcpy time / statistics-pass time (memcpy reads the same bytes and "
+      "writes them too);\n# train/eval = training forward time / eval forward time; "
+      "x_onednn = oneDNN forward_training time / bnrt training time\n");
+  std::printf("%-16s %-6s %3s %10s %8s %10s %10s %10s %10s %8s\n", "shape", "layout", "thr",
+              "stats_us", "%read", "eval_us", "train_us", "train/eval", "onednn_us", "x_onednn");
+  for (const auto& c : cases) {
+    if (c.impl != bench::Impl::bnrt || c.op != bench::Op::train) continue;
+    auto time_of = [&](bench::Impl impl, bench::Op op) {
+      bench::BatchNormCase other = c;
+      other.impl = impl;
+      other.op = op;
+      return results.median_us(other);
+    };
+    const auto train = time_of(bench::Impl::bnrt, bench::Op::train);
+    const auto stats = time_of(bench::Impl::bnrt, bench::Op::stats);
+    const auto eval = time_of(bench::Impl::bnrt, bench::Op::eval);
+    const auto copy = time_of(bench::Impl::memcpy, bench::Op::eval);
+    const auto onednn = time_of(bench::Impl::onednn, bench::Op::train);
+    auto cell = [](std::optional<double> v, const char* format) {
+      char text[32];
+      if (v)
+        std::snprintf(text, sizeof text, format, *v);
+      else
+        std::snprintf(text, sizeof text, "-");
+      return std::string(text);
+    };
+    auto ratio = [](std::optional<double> a, std::optional<double> b, double scale) {
+      return a && b ? std::optional(scale * *a / *b) : std::nullopt;
+    };
+    std::printf("%-16s %-6s %3d %10s %8s %10s %10s %10s %10s %8s\n", c.shape_text().c_str(),
+                std::string(layout_name(c.layout)).c_str(), c.threads, cell(stats, "%.2f").c_str(),
+                cell(ratio(copy, stats, 100.0), "%.0f").c_str(), cell(eval, "%.2f").c_str(),
+                cell(train, "%.2f").c_str(), cell(ratio(train, eval, 1.0), "%.2f").c_str(),
+                cell(onednn, "%.2f").c_str(), cell(ratio(onednn, train, 1.0), "%.2f").c_str());
+  }
+}
+
 }  // namespace
 
 int bench_command(const std::vector<std::string>& args) {
@@ -213,6 +272,8 @@ int bench_command(const std::vector<std::string>& args) {
   if (progress) std::fprintf(stderr, "\r%40s\r", "");
   if (options.json) {
     print_json(cases, results);
+  } else if (options.training) {
+    print_training_table(cases, results, options);
   } else {
     print_table(cases, results, options);
   }

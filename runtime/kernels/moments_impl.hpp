@@ -22,52 +22,45 @@ inline void finish_block(double shift, double sum, double sum_squares, double co
   *m2 = spread > 0 ? spread : 0.0;  // rounding can leave a constant block's M2 at -0 or -1e-30
 }
 
-/// Moments of n contiguous values of one channel (channels-first segment).
+/// Moments of n contiguous values of one channel (channels-first segment). Long runs use four
+/// independent accumulator pairs to hide FP latency; short ones (a 7x7 plane is 49 values) one
+/// pair, since there the fixed cost per plane (two horizontal sums) is what counts.
 template <class Ops>
 void contiguous_moments(const float* x, std::size_t n, double* mean, double* m2) noexcept {
   using vecd = typename Ops::vecd;
   constexpr std::size_t kLanes = Ops::dlanes;
-  constexpr std::size_t kUnroll = 4;  // independent accumulators hide the FP add latency
+  constexpr std::size_t kUnroll = 4;
   const double shift_value = x[0];
   const vecd shift = Ops::broadcast_d(shift_value);
-  vecd s[kUnroll];
-  vecd q[kUnroll];
-  for (std::size_t u = 0; u < kUnroll; ++u) {
-    s[u] = Ops::broadcast_d(0.0);
-    q[u] = Ops::broadcast_d(0.0);
-  }
+  vecd s0 = Ops::broadcast_d(0.0);
+  vecd q0 = s0;
   std::size_t i = 0;
-  for (; i + kUnroll * kLanes <= n; i += kUnroll * kLanes) {
-    for (std::size_t u = 0; u < kUnroll; ++u) {
-      const vecd d = Ops::load_widened(x + i + u * kLanes) - shift;
-      s[u] = s[u] + d;
-      q[u] = Ops::fma_d(d, d, q[u]);
+  if (n >= 4 * kUnroll * kLanes) {
+    vecd s[kUnroll] = {s0, s0, s0, s0};
+    vecd q[kUnroll] = {s0, s0, s0, s0};
+    for (; i + kUnroll * kLanes <= n; i += kUnroll * kLanes) {
+#pragma GCC unroll 4
+      for (std::size_t u = 0; u < kUnroll; ++u) {
+        const vecd d = Ops::load_widened(x + i + u * kLanes) - shift;
+        s[u] = s[u] + d;
+        q[u] = Ops::fma_d(d, d, q[u]);
+      }
     }
+    s0 = (s[0] + s[1]) + (s[2] + s[3]);
+    q0 = (q[0] + q[1]) + (q[2] + q[3]);
   }
   for (; i + kLanes <= n; i += kLanes) {
     const vecd d = Ops::load_widened(x + i) - shift;
-    s[0] = s[0] + d;
-    q[0] = Ops::fma_d(d, d, q[0]);
+    s0 = s0 + d;
+    q0 = Ops::fma_d(d, d, q0);
   }
   if (i < n) {
-    // Lanes past the tail load as 0; subtracting the shift there would count them, so mask.
-    const vecd loaded = Ops::load_widened_partial(x + i, n - i);
-    alignas(64) double lanes[kLanes > 1 ? kLanes : 1];
-    Ops::store_d(lanes, loaded - shift);
-    for (std::size_t lane = n - i; lane < kLanes; ++lane) lanes[lane] = 0.0;
-    vecd d;
-    if constexpr (kLanes > 1) {
-      d = vecd::load_aligned(lanes);
-    } else {
-      d = lanes[0];
-    }
-    s[1 % kUnroll] = s[1 % kUnroll] + d;
-    q[1 % kUnroll] = Ops::fma_d(d, d, q[1 % kUnroll]);
+    // Lanes past the tail load as 0; the masked subtraction keeps them at 0 (not -shift).
+    const vecd d = Ops::sub_first_d(Ops::load_widened_partial(x + i, n - i), shift, n - i);
+    s0 = s0 + d;
+    q0 = Ops::fma_d(d, d, q0);
   }
-  const vecd s_all = (s[0] + s[1]) + (s[2] + s[3]);
-  const vecd q_all = (q[0] + q[1]) + (q[2] + q[3]);
-  finish_block<Ops>(shift_value, Ops::sum(s_all), Ops::sum(q_all), static_cast<double>(n), mean,
-                    m2);
+  finish_block<Ops>(shift_value, Ops::sum(s0), Ops::sum(q0), static_cast<double>(n), mean, m2);
 }
 
 template <class Ops>
@@ -83,69 +76,141 @@ void channels_first_moments(const MomentsArgs& args, std::size_t first, std::siz
   }
 }
 
-/// Channels-last: a tile of kTileVectors * dlanes channels keeps its shift, sums and sums of
-/// squares in registers while walking the block's rows (each row's tile is 2 cache lines on
-/// AVX-512), then writes one (mean, M2) per channel.
-template <class Ops>
-void channels_last_moments(const MomentsArgs& args, std::size_t first, std::size_t end) noexcept {
+/// Channels-last, one tile of kVectors * dlanes channels over rows [row_begin, row_end): the
+/// shift, sums and sums of squares stay in registers (fixed-size arrays, fully unrolled, no
+/// early exit, so the compiler never spills them) while the rows stream past.
+template <class Ops, std::size_t kVectors>
+inline void full_tile_moments(const MomentsArgs& args, std::size_t block, std::size_t row_begin,
+                              std::size_t row_end, std::size_t c0) noexcept {
   using vecd = typename Ops::vecd;
   constexpr std::size_t kLanes = Ops::dlanes;
-  constexpr std::size_t kTileVectors = 4;
-  constexpr std::size_t kTile = kTileVectors * kLanes;
   const std::size_t channels = args.channels;
-  for (std::size_t block = first; block < end; ++block) {
-    const std::size_t row_begin = block * args.block_rows;
-    const std::size_t row_end =
-        args.rows - row_begin < args.block_rows ? args.rows : row_begin + args.block_rows;
-    const double count = static_cast<double>(row_end - row_begin);
-    const float* first_row = args.src + row_begin * channels;
-    for (std::size_t c0 = 0; c0 < channels; c0 += kTile) {
-      const std::size_t width = channels - c0 < kTile ? channels - c0 : kTile;
-      // Lanes in use per vector of the tile (the last tile of a row may be partial).
-      std::size_t used[kTileVectors];
-      vecd shift[kTileVectors];
-      vecd s[kTileVectors];
-      vecd q[kTileVectors];
-      for (std::size_t v = 0; v < kTileVectors; ++v) {
-        const std::size_t offset = v * kLanes;
-        used[v] = width > offset ? (width - offset < kLanes ? width - offset : kLanes) : 0;
-        shift[v] = used[v] == kLanes ? Ops::load_widened(first_row + c0 + offset)
-                                     : Ops::load_widened_partial(first_row + c0 + offset, used[v]);
-        s[v] = Ops::broadcast_d(0.0);
-        q[v] = Ops::broadcast_d(0.0);
-      }
-      for (std::size_t row = row_begin; row < row_end; ++row) {
-        const float* x = args.src + row * channels + c0;
-        for (std::size_t v = 0; v < kTileVectors; ++v) {
-          if (used[v] == 0) break;
-          // Unused lanes load 0 and had a shift of 0: they stay 0.
-          const vecd value = used[v] == kLanes ? Ops::load_widened(x + v * kLanes)
-                                               : Ops::load_widened_partial(x + v * kLanes, used[v]);
-          const vecd d = value - shift[v];
-          s[v] = s[v] + d;
-          q[v] = Ops::fma_d(d, d, q[v]);
-        }
-      }
-      for (std::size_t v = 0; v < kTileVectors && used[v] > 0; ++v) {
-        alignas(64) double shift_lanes[kLanes];
-        alignas(64) double s_lanes[kLanes];
-        alignas(64) double q_lanes[kLanes];
-        Ops::store_d(shift_lanes, shift[v]);
-        Ops::store_d(s_lanes, s[v]);
-        Ops::store_d(q_lanes, q[v]);
-        for (std::size_t lane = 0; lane < used[v]; ++lane) {
-          const std::size_t index = block * channels + c0 + v * kLanes + lane;
-          finish_block<Ops>(shift_lanes[lane], s_lanes[lane], q_lanes[lane], count,
-                            args.mean + index, args.m2 + index);
-        }
-      }
+  const float* first_row = args.src + row_begin * channels + c0;
+  vecd shift[kVectors];
+  vecd s[kVectors];
+  vecd q[kVectors];
+  for (std::size_t v = 0; v < kVectors; ++v) {
+    shift[v] = Ops::load_widened(first_row + v * kLanes);
+    s[v] = Ops::broadcast_d(0.0);
+    q[v] = Ops::broadcast_d(0.0);
+  }
+  for (std::size_t row = row_begin; row < row_end; ++row) {
+    const float* x = args.src + row * channels + c0;
+#pragma GCC unroll 16
+    for (std::size_t v = 0; v < kVectors; ++v) {
+      const vecd d = Ops::load_widened(x + v * kLanes) - shift[v];
+      s[v] = s[v] + d;
+      q[v] = Ops::fma_d(d, d, q[v]);
+    }
+  }
+  // mean = shift + s / n and M2 = max(0, q - s^2 / n), a vector at a time (one reciprocal).
+  const vecd inverse_count = Ops::broadcast_d(1.0 / static_cast<double>(row_end - row_begin));
+  const vecd zero = Ops::broadcast_d(0.0);
+  const std::size_t index = block * channels + c0;
+  for (std::size_t v = 0; v < kVectors; ++v) {
+    Ops::store_d(args.mean + index + v * kLanes, Ops::fma_d(s[v], inverse_count, shift[v]));
+    const vecd spread = q[v] - s[v] * s[v] * inverse_count;
+    Ops::store_d(args.m2 + index + v * kLanes, Ops::max_d(spread, zero));
+  }
+}
+
+/// The channels left after the full tiles (fewer than a tile): one vector at a time, the last
+/// one partial. Rare and narrow, so simplicity over speed.
+template <class Ops>
+inline void tail_channels_moments(const MomentsArgs& args, std::size_t block, std::size_t row_begin,
+                                  std::size_t row_end, std::size_t c0) noexcept {
+  using vecd = typename Ops::vecd;
+  constexpr std::size_t kLanes = Ops::dlanes;
+  const std::size_t channels = args.channels;
+  const double count = static_cast<double>(row_end - row_begin);
+  for (std::size_t c = c0; c < channels; c += kLanes) {
+    const std::size_t used = channels - c < kLanes ? channels - c : kLanes;
+    auto load = [&](const float* p) {
+      return used == kLanes ? Ops::load_widened(p) : Ops::load_widened_partial(p, used);
+    };
+    // Unused lanes load 0 with a shift of 0: they stay 0 and are never written out.
+    const vecd shift = load(args.src + row_begin * channels + c);
+    vecd s = Ops::broadcast_d(0.0);
+    vecd q = Ops::broadcast_d(0.0);
+    for (std::size_t row = row_begin; row < row_end; ++row) {
+      const vecd d = load(args.src + row * channels + c) - shift;
+      s = s + d;
+      q = Ops::fma_d(d, d, q);
+    }
+    alignas(64) double shift_lanes[kLanes];
+    alignas(64) double s_lanes[kLanes];
+    alignas(64) double q_lanes[kLanes];
+    Ops::store_d(shift_lanes, shift);
+    Ops::store_d(s_lanes, s);
+    Ops::store_d(q_lanes, q);
+    for (std::size_t lane = 0; lane < used; ++lane) {
+      const std::size_t index = block * channels + c + lane;
+      finish_block<Ops>(shift_lanes[lane], s_lanes[lane], q_lanes[lane], count, args.mean + index,
+                        args.m2 + index);
     }
   }
 }
 
 template <class Ops>
-constexpr MomentsKernelTable make_moments_table() noexcept {
-  return MomentsKernelTable{&channels_first_moments<Ops>, &channels_last_moments<Ops>};
+void channels_last_moments(const MomentsArgs& args, std::size_t first, std::size_t end) noexcept {
+  constexpr std::size_t kVectors = Ops::accumulator_vectors;
+  constexpr std::size_t kTile = kVectors * Ops::dlanes;
+  for (std::size_t block = first; block < end; ++block) {
+    const std::size_t row_begin = block * args.block_rows;
+    const std::size_t row_end =
+        args.rows - row_begin < args.block_rows ? args.rows : row_begin + args.block_rows;
+    std::size_t c0 = 0;
+    for (; c0 + kTile <= args.channels; c0 += kTile) {
+      full_tile_moments<Ops, kVectors>(args, block, row_begin, row_end, c0);
+    }
+    if (c0 < args.channels) tail_channels_moments<Ops>(args, block, row_begin, row_end, c0);
+  }
+}
+
+template <class Ops>
+void fold_moments(const FoldArgs& args) noexcept {
+  using vecd = typename Ops::vecd;
+  constexpr std::size_t kLanes = Ops::dlanes;
+  const vecd inverse_count = Ops::broadcast_d(args.inverse_count);
+  const vecd eps = Ops::broadcast_d(args.eps);
+  auto fold = [&](const vecd& mean, const vecd& m2, const vecd& gamma, const vecd& beta,
+                  vecd& scale, vecd& shift) {
+    scale = gamma / Ops::sqrt_d(Ops::fma_d(m2, inverse_count, eps));
+    shift = beta - mean * scale;
+  };
+  std::size_t c = 0;
+  for (; c + kLanes <= args.channels; c += kLanes) {
+    const vecd gamma =
+        args.gamma != nullptr ? Ops::load_widened(args.gamma + c) : Ops::broadcast_d(1.0);
+    const vecd beta =
+        args.beta != nullptr ? Ops::load_widened(args.beta + c) : Ops::broadcast_d(0.0);
+    vecd scale, shift;
+    fold(Ops::load_d(args.mean + c), Ops::load_d(args.m2 + c), gamma, beta, scale, shift);
+    Ops::store_narrowed(args.scale + c, scale);
+    Ops::store_narrowed(args.shift + c, shift);
+  }
+  if (c < args.channels) {
+    // The last few channels through a small staging buffer (no reads past the arrays).
+    const std::size_t n = args.channels - c;
+    alignas(64) double lanes[4][kLanes] = {};
+    for (std::size_t lane = 0; lane < kLanes; ++lane) {
+      const bool used = lane < n;
+      lanes[0][lane] = used ? args.mean[c + lane] : 0.0;
+      lanes[1][lane] = used ? args.m2[c + lane] : 0.0;
+      lanes[2][lane] = used && args.gamma != nullptr ? args.gamma[c + lane] : 1.0;
+      lanes[3][lane] = used && args.beta != nullptr ? args.beta[c + lane] : 0.0;
+    }
+    vecd scale, shift;
+    fold(Ops::load_d(lanes[0]), Ops::load_d(lanes[1]), Ops::load_d(lanes[2]), Ops::load_d(lanes[3]),
+         scale, shift);
+    alignas(64) float narrowed[2][kLanes] = {};
+    Ops::store_narrowed(narrowed[0], scale);
+    Ops::store_narrowed(narrowed[1], shift);
+    for (std::size_t lane = 0; lane < n; ++lane) {
+      args.scale[c + lane] = narrowed[0][lane];
+      args.shift[c + lane] = narrowed[1][lane];
+    }
+  }
 }
 
 }  // namespace bnrt::kernels

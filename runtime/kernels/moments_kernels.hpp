@@ -30,9 +30,31 @@ struct MomentsArgs {
 using MomentsBlocksFn = void (*)(const MomentsArgs& args, std::size_t first_block,
                                  std::size_t end_block) noexcept;
 
+/// Training-mode fold of batch moments into the affine map, per channel, in double:
+///   scale = gamma / sqrt(m2 * inverse_count + eps),  shift = beta - mean * scale
+/// rounded once to float. gamma / beta null means 1 / 0. Vectorized per ISA: with thousands of
+/// channels the square roots and divisions otherwise cost as much as a small tensor's pass.
+struct FoldArgs {
+  const double* mean = nullptr;
+  const double* m2 = nullptr;
+  double inverse_count = 1.0;
+  double eps = 0.0;
+  const float* gamma = nullptr;
+  const float* beta = nullptr;
+  float* scale = nullptr;
+  float* shift = nullptr;
+  std::size_t channels = 0;
+};
+using FoldFn = void (*)(const FoldArgs& args) noexcept;
+
 struct MomentsKernelTable {
+  // Exact: every value widened to double before it is summed (batch_moments, accumulators).
   MomentsBlocksFn channels_first;
   MomentsBlocksFn channels_last;
+  // Fast: float runs widened into double (training forward; see moments_fast_impl.hpp).
+  MomentsBlocksFn channels_first_fast;
+  MomentsBlocksFn channels_last_fast;
+  FoldFn fold;
 };
 
 /// The table for `isa`; the caller guarantees the CPU supports it.

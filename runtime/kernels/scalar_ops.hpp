@@ -38,14 +38,30 @@ struct ScalarOps {
 
   using vecd = double;
   static constexpr std::size_t dlanes = 1;
+  static constexpr std::size_t accumulator_vectors = 4;
+  static constexpr std::size_t fast_tile_vectors = 4;
   static vecd broadcast_d(double value) noexcept { return value; }
   static vecd fma_d(vecd a, vecd b, vecd c) noexcept { return a * b + c; }
   static double sum(vecd v) noexcept { return v; }
+  static vecd max_d(vecd a, vecd b) noexcept { return a < b ? b : a; }
+  static vecd sqrt_d(vecd a) noexcept { return __builtin_sqrt(a); }
   static vecd load_widened(const float* src) noexcept { return load(src); }
   static vecd load_widened_partial(const float* src, std::size_t n) noexcept {
     return n ? load(src) : 0.0;
   }
+  static vecd sub_first_d(vecd x, vecd shift, std::size_t n) noexcept {
+    return n ? x - shift : 0.0;
+  }
+  static vecd load_d(const double* src) noexcept { return *src; }
+  // One lane: the "low half" is the lane, there is no high half.
+  static void widen_add(vec v, vecd& lo, vecd&) noexcept { lo += v; }
+  static vecd widen_lo(vec v) noexcept { return v; }
+  static vecd widen_hi(vec) noexcept { return 0.0; }
+  static vec sub_first(vec x, vec shift, std::size_t n) noexcept { return n ? x - shift : 0.0f; }
   static void store_d(double* dst, vecd value) noexcept { *dst = value; }
+  static void store_narrowed(float* dst, vecd value) noexcept {
+    store(dst, static_cast<float>(value));
+  }
   static void store_d_partial(double* dst, vecd value, std::size_t n) noexcept {
     if (n) *dst = value;
   }

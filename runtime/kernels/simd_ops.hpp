@@ -98,6 +98,12 @@ struct SimdOps {
 
   using vecd = xsimd::batch<double, Arch>;
   static constexpr std::size_t dlanes = vecd::size;  ///< doubles per vector (floats / 2)
+  /// Vectors per channels-last statistics tile: three accumulators each (shift, sum, sum of
+  /// squares) must fit the register file, 32 vectors on AVX-512, 16 below.
+  static constexpr std::size_t accumulator_vectors = is_avx512 ? 8 : 4;
+  /// Float vectors per tile of the fast (training) statistics: each needs a float shift, sum
+  /// and sum of squares plus two double halves of each sum: 7 registers per vector.
+  static constexpr std::size_t fast_tile_vectors = is_avx512 ? 4 : 2;
 
   static vecd broadcast_d(double value) noexcept { return vecd(value); }
   static vecd fma_d(const vecd& a, const vecd& b, const vecd& c) noexcept {
@@ -110,6 +116,8 @@ struct SimdOps {
     }
   }
   static double sum(const vecd& v) noexcept { return xsimd::hadd(v); }
+  static vecd max_d(const vecd& a, const vecd& b) noexcept { return xsimd::max(a, b); }
+  static vecd sqrt_d(const vecd& a) noexcept { return xsimd::sqrt(a); }
 
   /// dlanes floats from src, widened (exactly) to double.
   static vecd load_widened(const float* src) noexcept {
@@ -134,7 +142,61 @@ struct SimdOps {
       return _mm_cvtps_pd(_mm_load_ps(staged));
     }
   }
+  /// x - shift in lanes [0, n), 0 in the rest (n <= dlanes).
+  static vecd sub_first_d(const vecd& x, const vecd& shift, std::size_t n) noexcept {
+    if constexpr (is_avx512) {
+      return _mm512_maskz_sub_pd(static_cast<__mmask8>((1u << n) - 1u), x, shift);
+    } else {
+      const vecd lane_index = vecd::load_unaligned(kLaneIndexD);
+      return xsimd::select(lane_index < vecd(static_cast<double>(n)), x - shift, vecd(0.0));
+    }
+  }
+  static vecd load_d(const double* src) noexcept { return vecd::load_unaligned(src); }
   static void store_d(double* dst, const vecd& value) noexcept { value.store_unaligned(dst); }
+  /// lo += the low dlanes floats of v widened, hi += the high ones (float runs into double).
+  static void widen_add(const vec& v, vecd& lo, vecd& hi) noexcept {
+    if constexpr (is_avx512) {
+      lo = lo + vecd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+      hi = hi +
+           vecd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
+    } else if constexpr (is_avx2) {
+      lo = lo + vecd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+      hi = hi + vecd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+    } else {
+      lo = lo + vecd(_mm_cvtps_pd(v));
+      hi = hi + vecd(_mm_cvtps_pd(_mm_movehl_ps(v, v)));
+    }
+  }
+  /// The low / high dlanes floats of v, widened.
+  static vecd widen_lo(const vec& v) noexcept {
+    vecd lo(0.0), hi(0.0);
+    widen_add(v, lo, hi);
+    return lo;
+  }
+  static vecd widen_hi(const vec& v) noexcept {
+    vecd lo(0.0), hi(0.0);
+    widen_add(v, lo, hi);
+    return hi;
+  }
+  /// x - shift in lanes [0, n), 0 in the rest (n <= lanes), in float.
+  static vec sub_first(const vec& x, const vec& shift, std::size_t n) noexcept {
+    if constexpr (is_avx512) {
+      return _mm512_maskz_sub_ps(static_cast<__mmask16>((1u << n) - 1u), x, shift);
+    } else {
+      return select_first(n, x - shift, vec(0.0f));
+    }
+  }
+
+  /// Rounds dlanes doubles to float and stores them at dst.
+  static void store_narrowed(float* dst, const vecd& value) noexcept {
+    if constexpr (is_avx512) {
+      _mm256_storeu_ps(dst, _mm512_cvtpd_ps(value));
+    } else if constexpr (is_avx2) {
+      _mm_storeu_ps(dst, _mm256_cvtpd_ps(value));
+    } else {
+      _mm_storel_pi(reinterpret_cast<__m64*>(dst), _mm_cvtpd_ps(value));
+    }
+  }
   /// Stores lanes [0, n) (n <= dlanes).
   static void store_d_partial(double* dst, const vecd& value, std::size_t n) noexcept {
     alignas(64) double staged[dlanes];
@@ -153,6 +215,7 @@ struct SimdOps {
  private:
   alignas(64) static constexpr float kLaneIndex[16] = {0, 1, 2,  3,  4,  5,  6,  7,
                                                        8, 9, 10, 11, 12, 13, 14, 15};
+  alignas(64) static constexpr double kLaneIndexD[8] = {0, 1, 2, 3, 4, 5, 6, 7};
   // AVX2 masked load/store take an int32 mask per lane: the top bit set means "touch".
   // Reading 8 entries starting at 8 - n gives n leading -1s.
   alignas(64) static constexpr std::int32_t kTailMask[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
