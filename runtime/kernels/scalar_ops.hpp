@@ -53,6 +53,7 @@ struct ScalarOps {
     return n ? x - shift : 0.0;
   }
   static vecd load_d(const double* src) noexcept { return *src; }
+  static constexpr bool has_transpose_sum = false;
   // One lane: the "low half" is the lane, there is no high half.
   static void widen_add(vec v, vecd& lo, vecd&) noexcept { lo += v; }
   static vecd widen_lo(vec v) noexcept { return v; }
