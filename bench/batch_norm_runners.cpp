@@ -36,6 +36,8 @@ std::string_view op_name(Op op) {
       return "eval";
     case Op::stats:
       return "stats";
+    case Op::stats_fast:
+      return "stats_fast";
     case Op::train:
       return "train";
   }
@@ -81,7 +83,8 @@ class BnrtStatsRunner final : public Runner {
       : case_(c), data_(std::move(data)) {}
   void run() override {
     const ChannelMoments moments =
-        batch_moments(ConstTensor(data_->src.data(), case_.dims, case_.layout));
+        batch_moments(ConstTensor(data_->src.data(), case_.dims, case_.layout), 0,
+                      case_.op == Op::stats_fast ? StatsPrecision::fast : StatsPrecision::exact);
     sink_ = moments.mean[0];
   }
 
@@ -229,7 +232,9 @@ std::shared_ptr<CaseData> make_case_data(const BatchNormCase& c) {
 std::unique_ptr<Runner> make_runner(const BatchNormCase& c, std::shared_ptr<CaseData> data) {
   switch (c.impl) {
     case Impl::bnrt:
-      if (c.op == Op::stats) return std::make_unique<BnrtStatsRunner>(c, std::move(data));
+      if (c.op == Op::stats || c.op == Op::stats_fast) {
+        return std::make_unique<BnrtStatsRunner>(c, std::move(data));
+      }
       if (c.op == Op::train) return std::make_unique<BnrtTrainRunner>(c, std::move(data));
       return std::make_unique<BnrtRunner>(c, std::move(data));
     case Impl::naive:

@@ -17,9 +17,9 @@ enum class Impl { bnrt, naive, memcpy, onednn };
 std::string_view impl_name(Impl impl);
 
 /// What is measured: eval-mode batch norm (running statistics), the per-channel statistics
-/// pass alone (read-only), or the training-mode forward (statistics, then normalize).
-/// memcpy ignores it: it is the roof for all three.
-enum class Op { eval, stats, train };
+/// pass alone (read-only; exact, or fast as the training forward uses it), or the
+/// training-mode forward (fast statistics, then normalize). memcpy is the roof for all.
+enum class Op { eval, stats, stats_fast, train };
 std::string_view op_name(Op op);
 
 /// What one measurement runs: dims in the layout's order, out of place, on `threads` threads.

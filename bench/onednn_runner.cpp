@@ -80,7 +80,7 @@ std::unique_ptr<Runner> make_onednn_runner(const BatchNormCase& c, std::shared_p
   if (c.layout != Layout::nc && c.layout != Layout::nchw && c.layout != Layout::nhwc) {
     return nullptr;
   }
-  if (c.op == Op::stats) return nullptr;
+  if (c.op != Op::eval && c.op != Op::train) return nullptr;
   return std::make_unique<OnednnRunner>(c, std::move(data));
 }
 

@@ -65,7 +65,7 @@ void ChannelMoments::merge(const ChannelMoments& other) {
   count += other.count;
 }
 
-ChannelMoments batch_moments(ConstTensor x, int max_threads) {
+ChannelMoments batch_moments(ConstTensor x, int max_threads, StatsPrecision precision) {
   constexpr std::string_view kOp = "batch_moments";
   const detail::TensorGeometry geometry = detail::check_tensor(kOp, "x", x, std::nullopt);
   if (geometry.elements == 0) {
@@ -77,7 +77,7 @@ ChannelMoments batch_moments(ConstTensor x, int max_threads) {
          "max_threads = " + std::to_string(max_threads) + " is negative");
   }
   detail::MomentsScratch scratch;
-  return detail::compute_moments(x, geometry, max_threads, scratch);
+  return detail::compute_moments(x, geometry, max_threads, scratch, precision);
 }
 
 // ---- Momentum ---------------------------------------------------------------------------------

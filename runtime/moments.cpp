@@ -29,8 +29,7 @@ constexpr std::size_t kMinBytesPerTask = 192 * 1024;
 }  // namespace
 
 ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geometry,
-                               int max_threads, MomentsScratch& scratch,
-                               MomentsPrecision precision) {
+                               int max_threads, MomentsScratch& scratch, StatsPrecision precision) {
   const std::size_t channels = geometry.channels;
   kernels::MomentsArgs args;
   args.src = x.data;
@@ -70,7 +69,7 @@ ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geome
   }
 
   const kernels::MomentsKernelTable& table = kernels::moments_kernels(active_isa());
-  const bool fast = precision == MomentsPrecision::fast;
+  const bool fast = precision == StatsPrecision::fast;
   const kernels::MomentsBlocksFn kernel =
       rows ? (fast ? table.channels_last_fast : table.channels_last)
            : (fast ? table.channels_first_fast : table.channels_first);

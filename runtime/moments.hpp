@@ -15,15 +15,11 @@ struct MomentsScratch {
   std::vector<double> m2;
 };
 
-/// How the kernels sum: exact (every value in double: batch_moments, accumulators, ~1e-15
-/// relative) or fast (float runs widened into double: the training forward, ~1e-6 relative).
-enum class MomentsPrecision { exact, fast };
-
 /// Moments of `x` (already validated, with `geometry` from check_tensor; at least one
 /// element), reduced by the kernels of the active ISA.
 ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geometry,
                                int max_threads, MomentsScratch& scratch,
-                               MomentsPrecision precision = MomentsPrecision::exact);
+                               StatsPrecision precision = StatsPrecision::exact);
 
 /// Chan et al.'s combination of moments over count_a values with moments over count_b values
 /// (count_b > 0): the union's mean is mean_a + delta * count_b / n and its M2 is

@@ -139,8 +139,8 @@ ChannelMoments TrainingBatchNorm::run_checked(ConstTensor src, const ConstTensor
              detail::describe_shape(src) + " (" + std::to_string(per_channel) + " per channel)");
   }
   // Statistics first: dst may alias src.
-  const ChannelMoments moments = detail::compute_moments(
-      src, geometry, state.options.max_threads, state.scratch, detail::MomentsPrecision::fast);
+  const ChannelMoments moments = detail::compute_moments(src, geometry, state.options.max_threads,
+                                                         state.scratch, StatsPrecision::fast);
   fold_batch_statistics(state, moments);
   state.tables.assign(state.scale, state.shift);
   detail::run_affine(state.config, state.tables, geometry, src, residual, dst);
