@@ -214,11 +214,13 @@ void print_training_table(const std::vector<bench::BatchNormCase>& cases, const 
   std::printf("# machine: %s; bnrt ISA: %s\n", describe_machine().c_str(),
               std::string(isa_name(active_isa())).c_str());
   std::printf(
-      "# stats %%read = memcpy time / statistics-pass time (memcpy reads the same bytes and "
-      "writes them too);\n# train/eval = training forward time / eval forward time; "
+      "# %%read = memcpy time / statistics-pass time (memcpy reads the same bytes and writes "
+      "them too)\n# exact = batch_moments (StatsPrecision::exact, recalibration); fast = the "
+      "training forward's pass\n# train/eval = training forward time / eval forward time; "
       "x_onednn = oneDNN forward_training time / bnrt training time\n");
-  std::printf("%-16s %-6s %3s %10s %8s %10s %10s %10s %10s %8s\n", "shape", "layout", "thr",
-              "stats_us", "%read", "eval_us", "train_us", "train/eval", "onednn_us", "x_onednn");
+  std::printf("%-16s %-6s %3s %9s %6s %9s %6s %9s %9s %10s %10s %8s\n", "shape", "layout", "thr",
+              "exact_us", "%read", "fast_us", "%read", "eval_us", "train_us", "train/eval",
+              "onednn_us", "x_onednn");
   for (const auto& c : cases) {
     if (c.impl != bench::Impl::bnrt || c.op != bench::Op::train) continue;
     auto time_of = [&](bench::Impl impl, bench::Op op) {

@@ -147,14 +147,19 @@ void channels_first_moments_fast(const MomentsArgs& args, std::size_t first,
 
 /// Channels-last, a tile of kVectors float vectors (kVectors * lanes channels; `used` of the
 /// last vector's lanes when partial) over rows [row_begin, row_end): float runs of kFloatRun
-/// rows, widened into register-resident double accumulators.
+/// rows with the shift, sums and sums of squares in registers (3 per vector, so a tile is 128
+/// channels on AVX-512), widened after each run into double accumulators kept in a small
+/// stack array. Wide tiles matter: a block is walked once per tile, and every walk after the
+/// first reads the block again (from L2 at best).
 template <class Ops, std::size_t kVectors, bool kPartial>
 inline void tile_moments_fast(const MomentsArgs& args, std::size_t block, std::size_t row_begin,
-                              std::size_t row_end, std::size_t c0, std::size_t used) noexcept {
+                              std::size_t row_end, std::size_t c0, std::size_t used,
+                              std::size_t prefetch_floats = 0) noexcept {
   using vec = typename Ops::vec;
   using vecd = typename Ops::vecd;
   constexpr std::size_t kLanes = Ops::lanes;
   constexpr std::size_t kHalf = Ops::dlanes;
+  constexpr std::size_t kHalves = kLanes / kHalf;
   const std::size_t channels = args.channels;
   auto load = [&](const float* p) {
     if constexpr (kPartial) {
@@ -164,7 +169,6 @@ inline void tile_moments_fast(const MomentsArgs& args, std::size_t block, std::s
     }
   };
   vec shift[kVectors];
-  vecd s_lo[kVectors], s_hi[kVectors], q_lo[kVectors], q_hi[kVectors];
   const std::size_t sample =
       row_end - row_begin < kShiftSample ? row_end - row_begin : kShiftSample;
   const vec inverse_sample = Ops::broadcast(1.0f / static_cast<float>(sample));
@@ -174,14 +178,16 @@ inline void tile_moments_fast(const MomentsArgs& args, std::size_t block, std::s
       sum = sum + load(args.src + (row_begin + k) * channels + c0 + v * kLanes);
     }
     shift[v] = sum * inverse_sample;
-    s_lo[v] = s_hi[v] = q_lo[v] = q_hi[v] = Ops::broadcast_d(0.0);
   }
+  alignas(64) double total_s[kVectors * kLanes] = {};
+  alignas(64) double total_q[kVectors * kLanes] = {};
   for (std::size_t run = row_begin; run < row_end; run += kFloatRun) {
     const std::size_t run_end = row_end - run < kFloatRun ? row_end : run + kFloatRun;
     vec s[kVectors], q[kVectors];
     for (std::size_t v = 0; v < kVectors; ++v) s[v] = q[v] = Ops::broadcast(0.0f);
     for (std::size_t row = run; row < run_end; ++row) {
       const float* x = args.src + row * channels + c0;
+      prefetch_rest_of_row<Ops>(x + kVectors * kLanes, prefetch_floats);
 #pragma GCC unroll 8
       for (std::size_t v = 0; v < kVectors; ++v) {
         // Lanes past `used` load 0 with a shift of 0, so they stay 0.
@@ -191,22 +197,33 @@ inline void tile_moments_fast(const MomentsArgs& args, std::size_t block, std::s
       }
     }
     for (std::size_t v = 0; v < kVectors; ++v) {
-      Ops::widen_add(s[v], s_lo[v], s_hi[v]);
-      Ops::widen_add(q[v], q_lo[v], q_hi[v]);
+      vecd s_lo = Ops::load_d(total_s + v * kLanes), s_hi = s_lo;
+      vecd q_lo = Ops::load_d(total_q + v * kLanes), q_hi = q_lo;
+      if constexpr (kHalves > 1) {
+        s_hi = Ops::load_d(total_s + v * kLanes + kHalf);
+        q_hi = Ops::load_d(total_q + v * kLanes + kHalf);
+      }
+      Ops::widen_add(s[v], s_lo, s_hi);
+      Ops::widen_add(q[v], q_lo, q_hi);
+      Ops::store_d(total_s + v * kLanes, s_lo);
+      Ops::store_d(total_q + v * kLanes, q_lo);
+      if constexpr (kHalves > 1) {
+        Ops::store_d(total_s + v * kLanes + kHalf, s_hi);
+        Ops::store_d(total_q + v * kLanes + kHalf, q_hi);
+      }
     }
   }
   const vecd inverse_count = Ops::broadcast_d(1.0 / static_cast<double>(row_end - row_begin));
   const vecd zero = Ops::broadcast_d(0.0);
   for (std::size_t v = 0; v < kVectors; ++v) {
     const std::size_t index = block * channels + c0 + v * kLanes;
-    const vecd halves_s[2] = {s_lo[v], s_hi[v]};
-    const vecd halves_q[2] = {q_lo[v], q_hi[v]};
     const vecd halves_shift[2] = {Ops::widen_lo(shift[v]), Ops::widen_hi(shift[v])};
-    for (std::size_t half = 0; half < kLanes / kHalf; ++half) {
-      const vecd mean = Ops::fma_d(halves_s[half], inverse_count, halves_shift[half]);
-      const vecd spread =
-          Ops::max_d(halves_q[half] - halves_s[half] * halves_s[half] * inverse_count, zero);
+    for (std::size_t half = 0; half < kHalves; ++half) {
       const std::size_t first_lane = half * kHalf;
+      const vecd sum = Ops::load_d(total_s + v * kLanes + first_lane);
+      const vecd squares = Ops::load_d(total_q + v * kLanes + first_lane);
+      const vecd mean = Ops::fma_d(sum, inverse_count, halves_shift[half]);
+      const vecd spread = Ops::max_d(squares - sum * sum * inverse_count, zero);
       if (!kPartial || first_lane + kHalf <= used) {
         Ops::store_d(args.mean + index + first_lane, mean);
         Ops::store_d(args.m2 + index + first_lane, spread);
@@ -230,7 +247,8 @@ void channels_last_moments_fast(const MomentsArgs& args, std::size_t first,
         args.rows - row_begin < args.block_rows ? args.rows : row_begin + args.block_rows;
     std::size_t c0 = 0;
     for (; c0 + kTile <= args.channels; c0 += kTile) {
-      tile_moments_fast<Ops, kVectors, false>(args, block, row_begin, row_end, c0, kLanes);
+      const std::size_t rest = c0 == 0 ? args.channels - kTile : 0;  // see prefetch_rest_of_row
+      tile_moments_fast<Ops, kVectors, false>(args, block, row_begin, row_end, c0, kLanes, rest);
     }
     for (; c0 + kLanes <= args.channels; c0 += kLanes) {
       tile_moments_fast<Ops, 1, false>(args, block, row_begin, row_end, c0, kLanes);

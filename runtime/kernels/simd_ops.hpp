@@ -101,9 +101,9 @@ struct SimdOps {
   /// Vectors per channels-last statistics tile: three accumulators each (shift, sum, sum of
   /// squares) must fit the register file, 32 vectors on AVX-512, 16 below.
   static constexpr std::size_t accumulator_vectors = is_avx512 ? 8 : 4;
-  /// Float vectors per tile of the fast (training) statistics: each needs a float shift, sum
-  /// and sum of squares plus two double halves of each sum: 7 registers per vector.
-  static constexpr std::size_t fast_tile_vectors = is_avx512 ? 4 : 2;
+  /// Float vectors per tile of the fast (training) statistics: each keeps a float shift, sum
+  /// and sum of squares in registers (the double totals live in memory): 3 registers each.
+  static constexpr std::size_t fast_tile_vectors = is_avx512 ? 8 : 4;
 
   static vecd broadcast_d(double value) noexcept { return vecd(value); }
   static vecd fma_d(const vecd& a, const vecd& b, const vecd& c) noexcept {
