@@ -27,6 +27,9 @@ inline constexpr std::size_t kFloatRun = 16;
 /// M2 = q - s^2 / n cancel and magnify the float runs' rounding about 5x.
 inline constexpr std::size_t kShiftSample = 8;
 
+/// How far ahead a block's first walk prefetches its own tile (see tile_moments_fast).
+inline constexpr std::size_t kPrefetchRows = 32;
+
 template <class Ops>
 void contiguous_moments_fast(const float* x, std::size_t n, double* mean, double* m2) noexcept {
   using vec = typename Ops::vec;
@@ -188,6 +191,11 @@ inline void tile_moments_fast(const MomentsArgs& args, std::size_t block, std::s
     for (std::size_t row = run; row < run_end; ++row) {
       const float* x = args.src + row * channels + c0;
       prefetch_rest_of_row<Ops>(x + kVectors * kLanes, prefetch_floats);
+      if (prefetch_floats != 0) {
+        // On the first walk the tile's own lines also come from DRAM at a stride of a row:
+        // request them kPrefetchRows ahead (NHWC 32x28x28x256: 12 -> 19 GB/s; 8 rows: 16).
+        prefetch_rest_of_row<Ops>(x + kPrefetchRows * channels, kVectors * kLanes);
+      }
 #pragma GCC unroll 8
       for (std::size_t v = 0; v < kVectors; ++v) {
         // Lanes past `used` load 0 with a shift of 0, so they stay 0.
@@ -235,6 +243,23 @@ inline void tile_moments_fast(const MomentsArgs& args, std::size_t block, std::s
   }
 }
 
+/// The channels left after the full-width tiles: whole vectors in one tile of exactly that
+/// many vectors (so 64 channels are one walk, not four), then a partial vector.
+template <class Ops, std::size_t kVectors>
+inline void remainder_tile_fast(const MomentsArgs& args, std::size_t block, std::size_t row_begin,
+                                std::size_t row_end, std::size_t c0, std::size_t vectors,
+                                std::size_t prefetch_floats) noexcept {
+  if constexpr (kVectors > 0) {
+    if (vectors == kVectors) {
+      tile_moments_fast<Ops, kVectors, false>(args, block, row_begin, row_end, c0, Ops::lanes,
+                                              prefetch_floats);
+    } else {
+      remainder_tile_fast<Ops, kVectors - 1>(args, block, row_begin, row_end, c0, vectors,
+                                             prefetch_floats);
+    }
+  }
+}
+
 template <class Ops>
 void channels_last_moments_fast(const MomentsArgs& args, std::size_t first,
                                 std::size_t end) noexcept {
@@ -250,8 +275,11 @@ void channels_last_moments_fast(const MomentsArgs& args, std::size_t first,
       const std::size_t rest = c0 == 0 ? args.channels - kTile : 0;  // see prefetch_rest_of_row
       tile_moments_fast<Ops, kVectors, false>(args, block, row_begin, row_end, c0, kLanes, rest);
     }
-    for (; c0 + kLanes <= args.channels; c0 += kLanes) {
-      tile_moments_fast<Ops, 1, false>(args, block, row_begin, row_end, c0, kLanes);
+    const std::size_t vectors = (args.channels - c0) / kLanes;
+    if (vectors > 0) {
+      const std::size_t rest = c0 == 0 ? args.channels - vectors * kLanes : 0;
+      remainder_tile_fast<Ops, kVectors - 1>(args, block, row_begin, row_end, c0, vectors, rest);
+      c0 += vectors * kLanes;
     }
     if (c0 < args.channels) {
       tile_moments_fast<Ops, 1, true>(args, block, row_begin, row_end, c0, args.channels - c0);
