@@ -126,7 +126,10 @@ struct SimdOps {
     } else if constexpr (is_avx2) {
       return _mm256_cvtps_pd(_mm_loadu_ps(src));
     } else {
-      return _mm_cvtps_pd(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(src))));
+      // Two floats as one 8-byte load; memcpy, as src is only float-aligned.
+      double pair;
+      __builtin_memcpy(&pair, src, sizeof pair);
+      return _mm_cvtps_pd(_mm_castpd_ps(_mm_set_sd(pair)));
     }
   }
   /// n < dlanes floats (zero in the other lanes), widened; touches no byte past src + n.
