@@ -6,6 +6,7 @@
 #include "bnrt/batch_norm_params.hpp"
 #include "bnrt/batch_stats.hpp"
 #include "bnrt/error.hpp"
+#include "bnrt/fold.hpp"
 #include "bnrt/isa.hpp"
 #include "bnrt/tensor.hpp"
 #include "bnrt/training_batch_norm.hpp"
