@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <vector>
 
 namespace bnrt::bench {
 
@@ -37,5 +38,31 @@ struct Rows {
   std::int64_t rows, channels;
 };
 inline constexpr std::array<Rows, 3> kRowShapes = {{{1, 512}, {256, 1024}, {4096, 256}}};
+
+/// One convolution of a network: output channels, input channels, square kernel.
+struct ConvWeightsShape {
+  std::int64_t out_channels, in_channels, kernel;
+};
+
+/// Every convolution of ResNet-50 (torchvision), each followed by a batch norm: the stem,
+/// then per stage the first block's 1x1 / 3x3 / 1x1 and downsample, and the repeated blocks.
+/// 23.5M weights in all.
+inline std::vector<ConvWeightsShape> resnet50_convs() {
+  std::vector<ConvWeightsShape> convs{{64, 3, 7}};
+  const std::int64_t widths[] = {64, 128, 256, 512};
+  const int blocks[] = {3, 4, 6, 3};
+  std::int64_t in = 64;
+  for (int stage = 0; stage < 4; ++stage) {
+    const std::int64_t width = widths[stage], out = width * 4;
+    for (int block = 0; block < blocks[stage]; ++block) {
+      convs.push_back({width, in, 1});
+      convs.push_back({width, width, 3});
+      convs.push_back({out, width, 1});
+      if (block == 0) convs.push_back({out, in, 1});  // downsample
+      in = out;
+    }
+  }
+  return convs;
+}
 
 }  // namespace bnrt::bench

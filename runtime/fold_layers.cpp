@@ -13,9 +13,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 #include "bnrt/fold.hpp"
 #include "errors.hpp"
+#include "kernels/fold_row_kernels.hpp"
 #include "weight_format.hpp"
 
 namespace bnrt {
@@ -157,21 +159,42 @@ void check_dims(std::string_view op, std::string_view name, const std::vector<st
   }
 }
 
-/// What the check pass learns about one folded value.
-struct ValueCheck {
-  const detail::FormatLimits& limits;
-  bool overflow = false;
-  bool subnormal = false;
-  double max_abs = 0;
-  void see(double exact, double rounded) {
-    const double magnitude = std::fabs(exact);
-    if (magnitude > max_abs) max_abs = magnitude;
-    if (std::isinf(rounded) && std::isfinite(exact)) overflow = true;
-    if (exact != 0 && std::fabs(rounded) < limits.min_normal) subnormal = true;
+[[noreturn]] void report_non_finite(std::string_view op, const ConstWeights& weight,
+                                    std::size_t first, std::size_t count) {
+  for (std::size_t i = first; i < first + count; ++i) {
+    const double w = detail::load_weight(weight.data, weight.type, i);
+    if (!std::isfinite(w)) {
+      fail(ErrorCode::invalid_argument, op,
+           "weight element " + std::to_string(i) + " = " + detail::format_value(w) +
+               " is not finite");
+    }
   }
-};
+  fail(ErrorCode::invalid_argument, op, "weights are not finite");
+}
 
 enum class Side { after, before };
+
+/// The batch-norm channels of weight row `a`: the whole row's (`per_run` false), or
+/// `first + r` for run r (`per_run` true; a fold after a conv_transpose or linear_in_out, or
+/// before a conv or linear).
+struct RowChannels {
+  bool per_run = false;
+  std::int64_t first = 0;
+};
+
+RowChannels row_channels(Side side, const WeightWalk& walk, std::int64_t a) {
+  if (side == Side::after) {
+    return {walk.kind == LayerKind::conv_transpose || walk.kind == LayerKind::linear_in_out,
+            walk.out_of(a, 0)};
+  }
+  return {walk.kind == LayerKind::conv || walk.kind == LayerKind::linear, walk.in_of(a, 0)};
+}
+
+bool overlaps(const void* a, std::size_t a_bytes, const void* b, std::size_t b_bytes) {
+  const auto a_begin = reinterpret_cast<std::uintptr_t>(a);
+  const auto b_begin = reinterpret_cast<std::uintptr_t>(b);
+  return a_begin < b_begin + b_bytes && b_begin < a_begin + a_bytes;
+}
 
 FoldReport fold(Side side, const Layer& layer, const ConstWeights& weight, const ConstWeights* bias,
                 const ChannelAffine& bn, const MutableWeights& weight_out,
@@ -255,32 +278,59 @@ FoldReport fold(Side side, const Layer& layer, const ConstWeights& weight, const
             : b;
   }
   std::vector<char> channel_overflow(bn.scale.size(), 0), channel_subnormal(bn.scale.size(), 0);
-  for (std::int64_t ai = 0; ai < walk.a; ++ai) {
-    for (std::int64_t bi = 0; bi < walk.b; ++bi) {
-      const std::int64_t out = walk.out_of(ai, bi);
-      const std::size_t channel =
-          static_cast<std::size_t>(side == Side::after ? out : walk.in_of(ai, bi));
-      const double scale = bn.scale[channel];
-      const std::size_t first = static_cast<std::size_t>((ai * walk.b + bi) * walk.k);
-      ValueCheck check{weight_limits};
-      double run_sum = 0;
-      for (std::int64_t t = 0; t < walk.k; ++t) {
-        const double w =
-            detail::load_weight(weight.data, weight.type, first + static_cast<std::size_t>(t));
-        if (!std::isfinite(w)) {
-          fail(ErrorCode::invalid_argument, op,
-               "weight element " + std::to_string(first + static_cast<std::size_t>(t)) + " = " +
-                   detail::format_value(w) + " is not finite");
-        }
-        const double exact = w * scale;
-        check.see(exact, detail::round_to_format(exact, weight_out.type));
-        run_sum += w;
+  // |w * scale| grows with |w|: a channel's extreme folded values decide overflow and
+  // subnormals, so the checks need only each row's (or run's) extremes.
+  auto note_channel = [&](std::int64_t channel, double largest, double smallest) {
+    report.max_abs_weight = std::max(report.max_abs_weight, largest);
+    if (largest >= weight_limits.overflow_threshold) {
+      channel_overflow[static_cast<std::size_t>(channel)] = 1;
+    }
+    // smallest is NaN or +inf for an all-zero row, 0 for a dead channel: neither is flagged.
+    if (smallest > 0 && smallest < weight_limits.min_normal) {
+      channel_subnormal[static_cast<std::size_t>(channel)] = 1;
+    }
+  };
+  const kernels::FoldRowKernels& rows = kernels::fold_row_kernels(active_isa());
+  const auto runs = static_cast<std::size_t>(walk.b), run = static_cast<std::size_t>(walk.k);
+  const std::size_t row_length = runs * run;
+  std::vector<float> row_buffer(weight.type == WeightType::f32 ? 0 : row_length);
+  auto row_floats = [&](std::int64_t a, std::vector<float>& buffer) -> const float* {
+    const std::size_t first = static_cast<std::size_t>(a) * row_length;
+    if (buffer.empty()) return static_cast<const float*>(weight.data) + first;
+    detail::load_floats(weight.data, weight.type, first, row_length, buffer.data());
+    return buffer.data();
+  };
+  for (std::int64_t a = 0; a < walk.a; ++a) {
+    const float* w = row_floats(a, row_buffer);
+    const RowChannels channels = row_channels(side, walk, a);
+    const std::size_t first = static_cast<std::size_t>(a) * row_length;
+    if (!channels.per_run) {
+      const kernels::RowExtremes row = rows.extremes(w, row_length);
+      if (!row.finite) report_non_finite(op, weight, first, row_length);
+      const double scale = std::fabs(bn.scale[static_cast<std::size_t>(channels.first)]);
+      note_channel(channels.first, row.max_abs * scale, row.min_nonzero_abs * scale);
+      if (side == Side::before) {  // linear_in_out (K = 1): element r of the row feeds output r
+        const double shift = bn.shift[static_cast<std::size_t>(channels.first)];
+        for (std::size_t r = 0; r < runs; ++r) folded_bias[r] += static_cast<double>(w[r]) * shift;
       }
-      if (side == Side::before)
-        folded_bias[static_cast<std::size_t>(out)] += run_sum * bn.shift[channel];
-      report.max_abs_weight = std::max(report.max_abs_weight, check.max_abs);
-      if (check.overflow) channel_overflow[channel] = 1;
-      if (check.subnormal) channel_subnormal[channel] = 1;
+      continue;
+    }
+    const double* scale = bn.scale.data() + channels.first;
+    const kernels::RowExtremes row = rows.scaled_extremes(w, runs, run, scale);
+    if (!row.finite) report_non_finite(op, weight, first, row_length);
+    report.max_abs_weight = std::max(report.max_abs_weight, row.max_abs);
+    if (row.max_abs >= weight_limits.overflow_threshold ||
+        row.min_nonzero_abs < weight_limits.min_normal) {
+      // Rare: find which channels of the row are at fault.
+      for (std::size_t r = 0; r < runs; ++r) {
+        const kernels::RowExtremes one = rows.extremes(w + r * run, run);
+        note_channel(channels.first + static_cast<std::int64_t>(r),
+                     one.max_abs * std::fabs(scale[r]), one.min_nonzero_abs * std::fabs(scale[r]));
+      }
+    }
+    if (side == Side::before) {  // conv, linear: the row is output a
+      folded_bias[static_cast<std::size_t>(a)] +=
+          rows.shifted_sum(w, runs, run, bn.shift.data() + channels.first);
     }
   }
   std::string bias_overflow;
@@ -315,19 +365,24 @@ FoldReport fold(Side side, const Layer& layer, const ConstWeights& weight, const
     return report;
   }
 
-  // Pass 2: write. Element-wise read-then-write, so outputs may alias inputs.
-  for (std::int64_t ai = 0; ai < walk.a; ++ai) {
-    for (std::int64_t bi = 0; bi < walk.b; ++bi) {
-      const std::size_t channel =
-          static_cast<std::size_t>(side == Side::after ? walk.out_of(ai, bi) : walk.in_of(ai, bi));
-      const double scale = bn.scale[channel];
-      const std::size_t first = static_cast<std::size_t>((ai * walk.b + bi) * walk.k);
-      for (std::int64_t t = 0; t < walk.k; ++t) {
-        const std::size_t i = first + static_cast<std::size_t>(t);
-        const double w = detail::load_weight(weight.data, weight.type, i);
-        detail::store_weight(weight_out.data, weight_out.type, i,
-                             detail::round_to_format(w * scale, weight_out.type));
-      }
+  // Pass 2: write. A row is read (into the buffer if the output overlaps the input) before
+  // it is written, so outputs may alias inputs.
+  const std::size_t in_bytes =
+      static_cast<std::size_t>(walk.a) * row_length * weight_type_size(weight.type);
+  const std::size_t out_bytes =
+      static_cast<std::size_t>(walk.a) * row_length * weight_type_size(weight_out.type);
+  if (overlaps(weight.data, in_bytes, weight_out.data, out_bytes)) row_buffer.resize(row_length);
+  for (std::int64_t a = 0; a < walk.a; ++a) {
+    const float* w = row_floats(a, row_buffer);
+    const RowChannels channels = row_channels(side, walk, a);
+    const std::size_t first = static_cast<std::size_t>(a) * row_length;
+    char* out = static_cast<char*>(weight_out.data) + first * weight_type_size(weight_out.type);
+    const auto type = static_cast<std::size_t>(weight_out.type);
+    if (channels.per_run) {
+      rows.write_scaled_runs[type](w, runs, run, bn.scale.data() + channels.first, out);
+    } else {
+      rows.write_scaled[type](w, row_length, bn.scale[static_cast<std::size_t>(channels.first)],
+                              out);
     }
   }
   for (std::int64_t o = 0; o < walk.out_channels; ++o) {

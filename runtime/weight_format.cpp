@@ -8,10 +8,16 @@
 namespace bnrt::detail {
 namespace {
 
-constexpr FormatLimits kF32{24, -126, 3.4028234663852886e38, 1.1754943508222875e-38,
-                            5.9604644775390625e-08};
-constexpr FormatLimits kF16{11, -14, 65504.0, 6.103515625e-05, 4.8828125e-04};
-constexpr FormatLimits kBF16{8, -126, 3.3895313892515355e38, 1.1754943508222875e-38, 3.90625e-03};
+// Overflow thresholds (max + half an ulp): 2^128 - 2^103 (f32), 65520 (f16), 2^128 - 2^119 (bf16).
+constexpr FormatLimits kF32{24,
+                            -126,
+                            3.4028234663852886e38,
+                            1.1754943508222875e-38,
+                            5.9604644775390625e-08,
+                            0x1.ffffffp127};
+constexpr FormatLimits kF16{11, -14, 65504.0, 6.103515625e-05, 4.8828125e-04, 65520.0};
+constexpr FormatLimits kBF16{8,           -126,      3.3895313892515355e38, 1.1754943508222875e-38,
+                             3.90625e-03, 0x1.ffp127};
 
 float bits_to_float(std::uint32_t bits) noexcept {
   float value;
@@ -83,6 +89,17 @@ double load_weight(const void* data, WeightType type, std::size_t i) noexcept {
   float value;
   std::memcpy(&value, static_cast<const char*>(data) + i * 4, 4);
   return value;
+}
+
+void load_floats(const void* data, WeightType type, std::size_t first, std::size_t count,
+                 float* out) noexcept {
+  if (type == WeightType::f32) {
+    std::memcpy(out, static_cast<const float*>(data) + first, count * sizeof(float));
+    return;
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    out[i] = static_cast<float>(load_weight(data, type, first + i));
+  }
 }
 
 double round_to_format(double value, WeightType type) noexcept {

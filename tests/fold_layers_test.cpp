@@ -314,6 +314,75 @@ TEST(FoldLayers, DeadSmallAndSubnormalChannelsAreReported) {
   EXPECT_NE(summary.find("subnormal"), std::string::npos) << summary;
 }
 
+// Layouts whose channel changes along a weight row (conv_transpose and linear_in_out after,
+// conv and linear before) find the exact channel at fault, in fp16: scale 1e5 overflows,
+// 1e-6 is subnormal, on channels 1 and 2 of 4.
+TEST(FoldLayers, RiskyChannelsAreFoundWhenChannelsVaryAlongRows) {
+  struct Case {
+    LayerKind kind;
+    bool before;
+    std::vector<std::int64_t> dims;
+    std::int64_t groups;
+  };
+  const Case cases[] = {{LayerKind::linear_in_out, false, {3, 4}, 1},
+                        {LayerKind::conv_transpose, false, {2, 2, 3}, 2},
+                        {LayerKind::conv_transpose, false, {3, 4, 2, 2}, 1},
+                        {LayerKind::linear, true, {2, 4}, 1},
+                        {LayerKind::conv, true, {2, 4, 3}, 1},
+                        {LayerKind::conv, true, {2, 2, 5}, 2}};
+  for (const Case& c : cases) {
+    for (double large : {1e5, 2.0}) {
+      const ChannelAffine bn{{1.0, large, 1e-6, 1.0}, {0.0, 0.0, 0.0, 0.0}};
+      std::int64_t count = 1;
+      for (auto d : c.dims) count *= d;
+      const std::vector<float> w(static_cast<std::size_t>(count), 1.0f);
+      const std::int64_t outputs = c.before                              ? c.dims[0]
+                                   : c.kind == LayerKind::conv_transpose ? c.dims[1] * c.groups
+                                                                         : c.dims[1];
+      std::vector<std::uint16_t> w_out(w.size(), 0x1234), b_out(static_cast<std::size_t>(outputs));
+      const Layer layer{c.kind, c.groups};
+      const ConstWeights weight{w.data(), WeightType::f32, c.dims};
+      const MutableWeights weight_out{w_out.data(), WeightType::f16, c.dims};
+      const MutableWeights bias_out{b_out.data(), WeightType::f16, {outputs}};
+      const FoldReport report =
+          c.before ? fold_bn_before(layer, weight, nullptr, bn, weight_out, bias_out)
+                   : fold_bn_after(layer, weight, nullptr, bn, weight_out, bias_out);
+      SCOPED_TRACE(report.summary());
+      EXPECT_EQ(report.folded, large < 65504);
+      EXPECT_EQ(report.overflow_channels,
+                large < 65504 ? std::vector<std::size_t>{} : std::vector<std::size_t>{1});
+      EXPECT_EQ(report.subnormal_channels, (std::vector<std::size_t>{2}));
+      EXPECT_EQ(report.max_abs_weight, large);
+      if (!report.folded) {
+        for (auto bits : w_out) ASSERT_EQ(bits, 0x1234);
+      }
+    }
+  }
+}
+
+// Folding fp32 weights in place into fp16 (the output overlapping the input's first half)
+// reads every row before writing it.
+TEST(FoldLayers, InPlaceIntoNarrowerTypeEqualsOutOfPlace) {
+  auto rng = make_rng(43);
+  const std::vector<std::int64_t> dims = {6, 5, 3, 3};
+  const std::vector<float> w = random_floats(rng, 6 * 5 * 9, -1.0, 1.0);
+  for (LayerKind kind : {LayerKind::conv, LayerKind::conv_transpose}) {
+    std::vector<float> buffer = w;
+    std::vector<std::uint16_t> want(w.size());
+    const std::int64_t outputs = kind == LayerKind::conv ? 6 : 5;  // [IC, OC, k, k] transposed
+    const ChannelAffine bn_kind = fold_batch_norm(RandomStats(rng, outputs).params());
+    std::vector<std::uint16_t> bias(static_cast<std::size_t>(outputs));
+    fold_bn_after({kind}, {w.data(), WeightType::f32, dims}, nullptr, bn_kind,
+                  {want.data(), WeightType::f16, dims}, {bias.data(), WeightType::f16, {outputs}});
+    const FoldReport report = fold_bn_after({kind}, {buffer.data(), WeightType::f32, dims}, nullptr,
+                                            bn_kind, {buffer.data(), WeightType::f16, dims},
+                                            {bias.data(), WeightType::f16, {outputs}});
+    ASSERT_TRUE(report.folded);
+    EXPECT_EQ(std::memcmp(buffer.data(), want.data(), want.size() * 2), 0);
+    EXPECT_NE(want, std::vector<std::uint16_t>(w.size()));
+  }
+}
+
 TEST(FoldLayers, InPlaceFoldEqualsOutOfPlace) {
   SmallConv a, b;
   const ConstWeights bias = a.bias();

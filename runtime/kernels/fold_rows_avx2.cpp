@@ -1,0 +1,11 @@
+// The fold row loops compiled for avx2; built with this ISA's flags only.
+#include "fold_row_impl.hpp"
+
+namespace bnrt::kernels {
+
+const FoldRowKernels& fold_row_kernels_avx2() noexcept {
+  static constexpr FoldRowKernels kTable = make_fold_row_kernels();
+  return kTable;
+}
+
+}  // namespace bnrt::kernels
