@@ -419,15 +419,6 @@ TEST(FoldLayers, BatchNormAfterBatchNormComposes) {
 
 TEST(FoldLayers, Errors) {
   SmallConv conv;
-  auto expect_error = [](auto&& f, ErrorCode code, std::string_view fragment) {
-    try {
-      f();
-      ADD_FAILURE() << "expected an error mentioning " << fragment;
-    } catch (const Error& e) {
-      EXPECT_EQ(e.code(), code) << e.what();
-      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-    }
-  };
   expect_error(
       [&] {
         fold_bn_after({LayerKind::conv}, conv.weight(), nullptr, ChannelAffine{{1.0}, {0.0}},

@@ -139,4 +139,16 @@ inline std::vector<Layout> all_layouts() {
           Layout::nlc, Layout::nhwc, Layout::ndhwc};
 }
 
+/// Runs `f` and expects a bnrt::Error with `code` whose message contains `fragment`.
+template <typename F>
+void expect_error(F&& f, ErrorCode code, std::string_view fragment) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an error mentioning " << fragment;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace bnrt::testing

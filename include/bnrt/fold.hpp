@@ -109,6 +109,31 @@ FoldReport fold_bn_before(const Layer& layer, const ConstWeights& weight, const 
                           const ChannelAffine& bn, const MutableWeights& weight_out,
                           const MutableWeights& bias_out);
 
+/// Folded weights in buffers of their own. What a runtime re-fold produces: given the
+/// *original* weights (only read) and new statistics, a complete new set that a serving app
+/// publishes with one atomic pointer swap (see README, "Re-folding while serving").
+struct FoldedLayer {
+  FoldReport report;                      ///< when !report.folded the buffers are empty
+  WeightType type = WeightType::f32;      ///< storage type of weight and bias
+  std::vector<std::int64_t> weight_dims;  ///< the original weight's dims
+  std::vector<std::int64_t> bias_dims;    ///< {output channels}
+  std::vector<std::byte> weight;          ///< raw elements of `type` (fp16 / bf16 as bits)
+  std::vector<std::byte> bias;
+
+  ConstWeights weight_view() const { return {weight.data(), type, weight_dims}; }
+  ConstWeights bias_view() const { return {bias.data(), type, bias_dims}; }
+  /// The weights as floats (exactly, for any type): for fp32 consumers and inspection.
+  std::vector<float> weight_floats() const;
+  std::vector<float> bias_floats() const;
+};
+
+/// fold_bn_after / fold_bn_before into new buffers of `type`; the inputs are only read.
+/// Throws as they do; a refused fold returns its report and empty buffers.
+FoldedLayer fold_bn_after(const Layer& layer, const ConstWeights& weight, const ConstWeights* bias,
+                          const ChannelAffine& bn, WeightType type);
+FoldedLayer fold_bn_before(const Layer& layer, const ConstWeights& weight, const ConstWeights* bias,
+                           const ChannelAffine& bn, WeightType type);
+
 /// The affine map of `first` followed by `second`, per channel, in double: scale = s1 * s2,
 /// shift = t1 * s2 + t2. For BN after BN, or folding a BN into an existing scale / shift.
 /// Throws bnrt::Error (channel_mismatch) when the channel counts differ.
