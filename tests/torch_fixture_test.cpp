@@ -2,14 +2,8 @@
 // made by tools/make_torch_fixtures.py) through bnrt on every ISA.
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
-
+#include "fixture_reader.hpp"
 #include "test_util.hpp"
-
-#ifndef BNRT_FIXTURE_DIR
-#error "BNRT_FIXTURE_DIR must point at tests/fixtures"
-#endif
 
 namespace bnrt::testing {
 namespace {
@@ -23,16 +17,6 @@ struct TorchCase {
   std::vector<float> mean, var, gamma, beta, x, residual, y;
 };
 
-std::vector<float> parse_floats(std::istringstream& line) {
-  std::vector<float> values;
-  std::string token;
-  while (line >> token) {
-    if (token == "-") break;  // absent (affine=false, or no residual)
-    values.push_back(std::strtof(token.c_str(), nullptr));
-  }
-  return values;
-}
-
 Layout parse_layout(const std::string& name) {
   for (Layout layout : all_layouts()) {
     if (layout_name(layout) == name) return layout;
@@ -41,17 +25,9 @@ Layout parse_layout(const std::string& name) {
 }
 
 std::vector<TorchCase> load_cases() {
-  const std::string path = std::string(BNRT_FIXTURE_DIR) + "/batch_norm_eval.txt";
-  std::ifstream file(path);
-  if (!file) throw std::runtime_error("cannot open " + path);
   std::vector<TorchCase> cases;
   TorchCase current;
-  std::string raw;
-  while (std::getline(file, raw)) {
-    if (raw.empty() || raw[0] == '#') continue;
-    std::istringstream line(raw);
-    std::string key;
-    line >> key;
+  read_fixture("batch_norm_eval.txt", [&](const std::string& key, std::istringstream& line) {
     if (key == "case")
       line >> current.name;
     else if (key == "layout") {
@@ -69,25 +45,25 @@ std::vector<TorchCase> load_cases() {
       current.lo = std::strtof(lo.c_str(), nullptr);
       current.hi = std::strtof(hi.c_str(), nullptr);
     } else if (key == "mean")
-      current.mean = parse_floats(line);
+      current.mean = parse_values<float>(line);
     else if (key == "var")
-      current.var = parse_floats(line);
+      current.var = parse_values<float>(line);
     else if (key == "gamma")
-      current.gamma = parse_floats(line);
+      current.gamma = parse_values<float>(line);
     else if (key == "beta")
-      current.beta = parse_floats(line);
+      current.beta = parse_values<float>(line);
     else if (key == "x")
-      current.x = parse_floats(line);
+      current.x = parse_values<float>(line);
     else if (key == "residual")
-      current.residual = parse_floats(line);
+      current.residual = parse_values<float>(line);
     else if (key == "y")
-      current.y = parse_floats(line);
+      current.y = parse_values<float>(line);
     else if (key == "end") {
       cases.push_back(current);
       current = TorchCase{};
     } else
       throw std::runtime_error("fixture line with unknown key " + key);
-  }
+  });
   return cases;
 }
 

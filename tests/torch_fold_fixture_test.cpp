@@ -8,15 +8,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
+#include <map>
 
+#include "fixture_reader.hpp"
 #include "reference/layer_reference.hpp"
 #include "test_util.hpp"
-
-#ifndef BNRT_FIXTURE_DIR
-#error "BNRT_FIXTURE_DIR must point at tests/fixtures"
-#endif
 
 namespace bnrt::testing {
 namespace {
@@ -32,74 +28,46 @@ struct FoldCase {
   std::string torch_status, torch_message;
 };
 
-template <class T>
-std::vector<T> parse_values(std::istringstream& line) {
-  std::vector<T> values;
-  std::string token;
-  while (line >> token) {
-    if (token == "-") break;
-    values.push_back(static_cast<T>(std::strtod(token.c_str(), nullptr)));
-  }
-  return values;
-}
-
 std::vector<FoldCase> load_cases() {
-  const std::string path = std::string(BNRT_FIXTURE_DIR) + "/fold.txt";
-  std::ifstream file(path);
-  if (!file) throw std::runtime_error("cannot open " + path);
+  // Which member each record fills.
+  const std::map<std::string, std::vector<float> FoldCase::*> floats = {
+      {"weight", &FoldCase::weight},
+      {"bias", &FoldCase::bias},
+      {"bn_mean", &FoldCase::mean},
+      {"bn_var", &FoldCase::var},
+      {"bn_gamma", &FoldCase::gamma},
+      {"bn_beta", &FoldCase::beta},
+      {"x", &FoldCase::x},
+      {"torch_weight", &FoldCase::torch_weight},
+      {"torch_bias", &FoldCase::torch_bias}};
+  const std::map<std::string, std::vector<std::int64_t> FoldCase::*> ints = {
+      {"stride", &FoldCase::stride},
+      {"padding", &FoldCase::padding},
+      {"dilation", &FoldCase::dilation},
+      {"output_padding", &FoldCase::output_padding},
+      {"weight_dims", &FoldCase::weight_dims},
+      {"x_dims", &FoldCase::x_dims},
+      {"torch_weight_dims", &FoldCase::torch_weight_dims}};
   std::vector<FoldCase> cases;
   FoldCase current;
-  std::string raw;
-  while (std::getline(file, raw)) {
-    if (raw.empty() || raw[0] == '#') continue;
-    std::istringstream line(raw);
-    std::string key;
-    line >> key;
-    if (key == "case")
+  read_fixture("fold.txt", [&](const std::string& key, std::istringstream& line) {
+    if (auto f = floats.find(key); f != floats.end()) {
+      current.*(f->second) = parse_values<float>(line);
+    } else if (auto i = ints.find(key); i != ints.end()) {
+      current.*(i->second) = parse_values<std::int64_t>(line);
+    } else if (key == "case") {
       line >> current.name;
-    else if (key == "kind")
+    } else if (key == "kind") {
       line >> current.kind;
-    else if (key == "groups")
+    } else if (key == "groups") {
       line >> current.groups;
-    else if (key == "stride")
-      current.stride = parse_values<std::int64_t>(line);
-    else if (key == "padding")
-      current.padding = parse_values<std::int64_t>(line);
-    else if (key == "dilation")
-      current.dilation = parse_values<std::int64_t>(line);
-    else if (key == "output_padding")
-      current.output_padding = parse_values<std::int64_t>(line);
-    else if (key == "weight_dims")
-      current.weight_dims = parse_values<std::int64_t>(line);
-    else if (key == "weight")
-      current.weight = parse_values<float>(line);
-    else if (key == "bias")
-      current.bias = parse_values<float>(line);
-    else if (key == "eps")
+    } else if (key == "eps") {
       line >> current.eps;
-    else if (key == "bn_mean")
-      current.mean = parse_values<float>(line);
-    else if (key == "bn_var")
-      current.var = parse_values<float>(line);
-    else if (key == "bn_gamma")
-      current.gamma = parse_values<float>(line);
-    else if (key == "bn_beta")
-      current.beta = parse_values<float>(line);
-    else if (key == "x_dims")
-      current.x_dims = parse_values<std::int64_t>(line);
-    else if (key == "x")
-      current.x = parse_values<float>(line);
-    else if (key == "y64")
+    } else if (key == "y64") {
       current.y64 = parse_values<double>(line);
-    else if (key == "torch_status")
+    } else if (key == "torch_status") {
       line >> current.torch_status;
-    else if (key == "torch_weight_dims")
-      current.torch_weight_dims = parse_values<std::int64_t>(line);
-    else if (key == "torch_weight")
-      current.torch_weight = parse_values<float>(line);
-    else if (key == "torch_bias")
-      current.torch_bias = parse_values<float>(line);
-    else if (key == "torch_error" || key == "torch_forward") {
+    } else if (key == "torch_error" || key == "torch_forward") {
       std::getline(line >> std::ws, current.torch_message);
     } else if (key == "end") {
       cases.push_back(std::move(current));
@@ -107,7 +75,7 @@ std::vector<FoldCase> load_cases() {
     } else {
       throw std::runtime_error("unknown fixture key " + key);
     }
-  }
+  });
   return cases;
 }
 

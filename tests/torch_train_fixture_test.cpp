@@ -3,15 +3,11 @@
 // outputs, batch moments, running mean / var and num_batches_tracked.
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <optional>
 #include <sstream>
 
+#include "fixture_reader.hpp"
 #include "test_util.hpp"
-
-#ifndef BNRT_FIXTURE_DIR
-#error "BNRT_FIXTURE_DIR must point at tests/fixtures"
-#endif
 
 namespace bnrt::testing {
 namespace {
@@ -34,29 +30,10 @@ struct TrainCase {
   std::vector<TrainStep> steps;
 };
 
-template <class T>
-std::vector<T> parse_values(std::istringstream& line) {
-  std::vector<T> values;
-  std::string token;
-  while (line >> token) {
-    if (token == "-") break;
-    values.push_back(static_cast<T>(std::strtod(token.c_str(), nullptr)));
-  }
-  return values;
-}
-
 std::vector<TrainCase> load_cases() {
-  const std::string path = std::string(BNRT_FIXTURE_DIR) + "/batch_norm_train.txt";
-  std::ifstream file(path);
-  if (!file) throw std::runtime_error("cannot open " + path);
   std::vector<TrainCase> cases;
   TrainCase current;
-  std::string raw;
-  while (std::getline(file, raw)) {
-    if (raw.empty() || raw[0] == '#') continue;
-    std::istringstream line(raw);
-    std::string key;
-    line >> key;
+  read_fixture("batch_norm_train.txt", [&](const std::string& key, std::istringstream& line) {
     TrainStep* step = current.steps.empty() ? nullptr : &current.steps.back();
     if (key == "case") {
       line >> current.name;
@@ -113,7 +90,7 @@ std::vector<TrainCase> load_cases() {
     } else {
       throw std::runtime_error("fixture line with unknown key " + key);
     }
-  }
+  });
   return cases;
 }
 

@@ -5,47 +5,48 @@
 #include "moments_kernels.hpp"
 
 namespace bnrt::kernels {
+namespace {
+
+/// One kernel family's table getters, widest first.
+template <typename Table>
+struct Family {
+  using Getter = const Table& (*)() noexcept;
+  Getter avx512, avx2, sse2, scalar;
+
+  const Table& operator()(Isa isa) const noexcept {
+    switch (isa) {
+      case Isa::avx512:
+        return avx512();
+      case Isa::avx2:
+        return avx2();
+      case Isa::sse2:
+        return sse2();
+      case Isa::scalar:
+        break;
+    }
+    return scalar();
+  }
+};
+
+}  // namespace
 
 const AffineKernelTable& affine_kernels(Isa isa) noexcept {
-  switch (isa) {
-    case Isa::avx512:
-      return affine_kernels_avx512();
-    case Isa::avx2:
-      return affine_kernels_avx2();
-    case Isa::sse2:
-      return affine_kernels_sse2();
-    case Isa::scalar:
-      break;
-  }
-  return affine_kernels_scalar();
+  static constexpr Family<AffineKernelTable> kFamily{&affine_kernels_avx512, &affine_kernels_avx2,
+                                                     &affine_kernels_sse2, &affine_kernels_scalar};
+  return kFamily(isa);
 }
 
 const MomentsKernelTable& moments_kernels(Isa isa) noexcept {
-  switch (isa) {
-    case Isa::avx512:
-      return moments_kernels_avx512();
-    case Isa::avx2:
-      return moments_kernels_avx2();
-    case Isa::sse2:
-      return moments_kernels_sse2();
-    case Isa::scalar:
-      break;
-  }
-  return moments_kernels_scalar();
+  static constexpr Family<MomentsKernelTable> kFamily{&moments_kernels_avx512,
+                                                      &moments_kernels_avx2, &moments_kernels_sse2,
+                                                      &moments_kernels_scalar};
+  return kFamily(isa);
 }
 
 const FoldRowKernels& fold_row_kernels(Isa isa) noexcept {
-  switch (isa) {
-    case Isa::avx512:
-      return fold_row_kernels_avx512();
-    case Isa::avx2:
-      return fold_row_kernels_avx2();
-    case Isa::sse2:
-      return fold_row_kernels_sse2();
-    case Isa::scalar:
-      break;
-  }
-  return fold_row_kernels_scalar();
+  static constexpr Family<FoldRowKernels> kFamily{&fold_row_kernels_avx512, &fold_row_kernels_avx2,
+                                                  &fold_row_kernels_sse2, &fold_row_kernels_scalar};
+  return kFamily(isa);
 }
 
 }  // namespace bnrt::kernels
