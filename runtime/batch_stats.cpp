@@ -177,7 +177,7 @@ ChannelAffine MomentsAccumulator::fold(std::span<const float> gamma, std::span<c
   // Straight from the exact double statistics (no float running-stat rounding in between),
   // with the unbiased variance, as running_stats() would install it.
   return detail::fold_statistics("moments_accumulator", moments_.mean, moments_.unbiased_variance(),
-                                 gamma, beta, eps);
+                                 detail::widen(gamma), detail::widen(beta), eps);
 }
 
 }  // namespace bnrt

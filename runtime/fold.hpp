@@ -6,14 +6,21 @@
 
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "bnrt/batch_norm_params.hpp"
 
 namespace bnrt::detail {
 
-/// See fold_batch_norm for the formula, the numerical caveat and the errors thrown.
+/// See fold_batch_norm for the formula, the numerical caveat and the errors thrown. Every
+/// input is double: statistics may be exact (recalibration) or stored as double (ONNX).
 ChannelAffine fold_statistics(std::string_view op, std::span<const double> mean,
-                              std::span<const double> var, std::span<const float> gamma,
-                              std::span<const float> beta, double eps);
+                              std::span<const double> var, std::span<const double> gamma,
+                              std::span<const double> beta, double eps);
+
+/// Widens float parameters exactly, for fold_statistics.
+inline std::vector<double> widen(std::span<const float> values) {
+  return {values.begin(), values.end()};
+}
 
 }  // namespace bnrt::detail

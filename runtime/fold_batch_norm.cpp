@@ -38,8 +38,8 @@ void check_finite(std::string_view op, std::string_view name, std::span<const T>
 namespace detail {
 
 ChannelAffine fold_statistics(std::string_view op, std::span<const double> mean,
-                              std::span<const double> var, std::span<const float> gamma,
-                              std::span<const float> beta, double eps) {
+                              std::span<const double> var, std::span<const double> gamma,
+                              std::span<const double> beta, double eps) {
   const std::size_t channels = mean.size();
   if (channels == 0) fail(ErrorCode::channel_mismatch, op, "mean is empty (need one per channel)");
   check_length(op, "var", var.size(), channels, false);
@@ -90,7 +90,8 @@ ChannelAffine fold_batch_norm(const BatchNormParams& params, std::string_view op
   // Statistics arrive as float and widen exactly; the fold itself is in double.
   const std::vector<double> mean(params.mean.begin(), params.mean.end());
   const std::vector<double> var(params.var.begin(), params.var.end());
-  return detail::fold_statistics(op, mean, var, params.gamma, params.beta, params.eps);
+  return detail::fold_statistics(op, mean, var, detail::widen(params.gamma),
+                                 detail::widen(params.beta), params.eps);
 }
 
 }  // namespace bnrt

@@ -6,6 +6,9 @@
 #include <vector>
 
 #include "bench_command.hpp"
+#ifdef BNRT_WITH_ONNX
+#include "fold_command.hpp"
+#endif
 #include "bnrt/error.hpp"
 #include "bnrt/isa.hpp"
 #include "cli_args.hpp"
@@ -15,6 +18,7 @@ namespace {
 constexpr const char* kUsage = R"(usage: bnrt <command> [options]
 
 commands:
+  fold       fold BatchNormalization into neighbouring layers of an ONNX model, with a report
   bench      batch-norm latency and bandwidth over the ResNet-50 ladder, vs memcpy / naive / oneDNN
   version    print the bnrt version and the instruction set it would use here
 
@@ -40,6 +44,9 @@ int main(int argc, char** argv) {
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   try {
     if (command == "bench") return bnrt::cli::bench_command(rest);
+#ifdef BNRT_WITH_ONNX
+    if (command == "fold") return bnrt::cli::fold_command(rest);
+#endif
     if (command == "version" || command == "--version") return version_command();
     throw bnrt::cli::UsageError("unknown command '" + command + "' (see 'bnrt --help')");
   } catch (const bnrt::cli::UsageError& e) {

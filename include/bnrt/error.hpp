@@ -20,6 +20,8 @@ enum class ErrorCode {
                        ///< value does not fit its storage type
   overlap,             ///< buffers partially overlap (exact aliasing dst == src is allowed)
   unsupported,         ///< a valid request this build or CPU cannot serve (e.g. forcing AVX-512)
+  invalid_model,       ///< a model file that is not a well-formed ONNX model (bnrt::onnx)
+  io_error,            ///< a file that cannot be read or written (bnrt::onnx)
 };
 
 /// Human-readable name of an ErrorCode, e.g. "invalid_statistics".
@@ -41,6 +43,10 @@ constexpr std::string_view error_code_name(ErrorCode code) noexcept {
       return "overlap";
     case ErrorCode::unsupported:
       return "unsupported";
+    case ErrorCode::invalid_model:
+      return "invalid_model";
+    case ErrorCode::io_error:
+      return "io_error";
   }
   return "unknown";
 }

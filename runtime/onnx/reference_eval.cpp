@@ -1,0 +1,357 @@
+// The float64 graph evaluator (see reference_eval.hpp). Values are loaded when first read
+// and dropped after their last reader, so a large model is not held twice in doubles.
+#include "reference_eval.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <set>
+
+#include "bn_fold_pass.hpp"
+#include "bnrt/error.hpp"
+#include "graph_index.hpp"
+#include "tensor_data.hpp"
+
+namespace bnrt::onnx::detail {
+namespace {
+
+const std::set<std::string> kSupported = {
+    "Conv",    "ConvTranspose", "Gemm",        "MatMul",      "BatchNormalization",
+    "Relu",    "LeakyRelu",     "Sigmoid",     "Tanh",        "HardSigmoid",
+    "HardSwish", "Clip",        "Add",         "Sub",         "Mul",
+    "Div",     "Identity",      "Dropout",     "Flatten",     "Reshape",
+    "Concat",  "GlobalAveragePool", "GlobalMaxPool", "MaxPool", "AveragePool",
+    "Softmax", "Constant"};
+
+[[noreturn]] void eval_error(const pb::NodeProto& node, const std::string& what) {
+  throw Error(ErrorCode::shape_mismatch, "verify: " + describe_node(node, -1) + ": " + what);
+}
+
+/// Any tensor as float64: float types exactly, integer types (shapes, axes) as values.
+Tensor64 to_tensor64(const pb::TensorProto& tensor) {
+  Tensor64 out{dims_of(tensor), {}};
+  const std::int64_t count = element_count(tensor);
+  const auto type = tensor.data_type();
+  if (type == pb::TensorProto::INT64 || type == pb::TensorProto::INT32) {
+    out.values.resize(static_cast<std::size_t>(count));
+    const std::size_t size = type == pb::TensorProto::INT64 ? 8 : 4;
+    const bool raw = tensor.has_raw_data();
+    if (raw && tensor.raw_data().size() != static_cast<std::size_t>(count) * size) {
+      throw Error(ErrorCode::invalid_model, "tensor '" + tensor.name() + "': raw_data size");
+    }
+    if (!raw && (type == pb::TensorProto::INT64 ? tensor.int64_data_size()
+                                                : tensor.int32_data_size()) != count) {
+      throw Error(ErrorCode::invalid_model, "tensor '" + tensor.name() + "': data size");
+    }
+    for (std::int64_t i = 0; i < count; ++i) {
+      std::int64_t value = 0;
+      if (raw && size == 8) {
+        std::memcpy(&value, tensor.raw_data().data() + i * 8, 8);
+      } else if (raw) {
+        std::int32_t narrow;
+        std::memcpy(&narrow, tensor.raw_data().data() + i * 4, 4);
+        value = narrow;
+      } else {
+        value = size == 8 ? tensor.int64_data(static_cast<int>(i))
+                          : tensor.int32_data(static_cast<int>(i));
+      }
+      out.values[static_cast<std::size_t>(i)] = static_cast<double>(value);
+    }
+    return out;
+  }
+  out.values = read_values(tensor);
+  return out;
+}
+
+/// Spatial geometry of Conv / ConvTranspose / pools from their attributes and the input.
+struct Spatial {
+  std::vector<std::int64_t> strides, dilations, begin, end, output;
+};
+
+Spatial spatial_geometry(const pb::NodeProto& node, const Tensor64& x,
+                         const std::vector<std::int64_t>& kernel, bool transposed) {
+  const std::size_t dims = kernel.size();
+  Spatial s;
+  s.strides = ints_attribute(node, "strides");
+  s.dilations = ints_attribute(node, "dilations");
+  if (s.strides.empty()) s.strides.assign(dims, 1);
+  if (s.dilations.empty()) s.dilations.assign(dims, 1);
+  std::vector<std::int64_t> pads = ints_attribute(node, "pads");
+  if (pads.empty()) pads.assign(2 * dims, 0);
+  if (s.strides.size() != dims || s.dilations.size() != dims || pads.size() != 2 * dims ||
+      x.rank() != dims + 2) {
+    eval_error(node, "attributes do not match the input's spatial rank");
+  }
+  s.begin.assign(pads.begin(), pads.begin() + static_cast<std::ptrdiff_t>(dims));
+  s.end.assign(pads.begin() + static_cast<std::ptrdiff_t>(dims), pads.end());
+  const std::string auto_pad = string_attribute(node, "auto_pad", "NOTSET");
+  std::vector<std::int64_t> output_padding = ints_attribute(node, "output_padding");
+  if (output_padding.empty()) output_padding.assign(dims, 0);
+  const std::vector<std::int64_t> output_shape = ints_attribute(node, "output_shape");
+  s.output.resize(dims);
+  for (std::size_t d = 0; d < dims; ++d) {
+    const std::int64_t in = x.dims[d + 2], span = (kernel[d] - 1) * s.dilations[d] + 1;
+    if (!transposed) {
+      if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+        s.output[d] = (in + s.strides[d] - 1) / s.strides[d];
+        const std::int64_t total =
+            std::max<std::int64_t>(0, (s.output[d] - 1) * s.strides[d] + span - in);
+        s.begin[d] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+        s.end[d] = total - s.begin[d];
+        continue;
+      }
+      if (auto_pad == "VALID") s.begin[d] = s.end[d] = 0;
+      s.output[d] = (in + s.begin[d] + s.end[d] - span) / s.strides[d] + 1;
+      continue;
+    }
+    // ConvTranspose: output_shape (or SAME) fixes the output and implies the pads.
+    const bool same = auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
+    if (!output_shape.empty() || same) {
+      s.output[d] = !output_shape.empty()
+                        ? output_shape[output_shape.size() - dims + d]
+                        : in * s.strides[d];
+      const std::int64_t total =
+          s.strides[d] * (in - 1) + output_padding[d] + span - s.output[d];
+      s.begin[d] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      s.end[d] = total - s.begin[d];
+      continue;
+    }
+    if (auto_pad == "VALID") s.begin[d] = s.end[d] = 0;
+    s.output[d] = s.strides[d] * (in - 1) + output_padding[d] + span - s.begin[d] - s.end[d];
+  }
+  for (std::int64_t o : s.output) {
+    if (o <= 0) eval_error(node, "empty output");
+  }
+  return s;
+}
+
+std::int64_t normalize_axis(const pb::NodeProto& node, std::int64_t axis, std::size_t rank) {
+  if (axis < 0) axis += static_cast<std::int64_t>(rank);
+  if (axis < 0 || axis >= static_cast<std::int64_t>(rank)) eval_error(node, "axis out of range");
+  return axis;
+}
+
+Tensor64 reshape(const pb::NodeProto& node, const Tensor64& x, const Tensor64& shape) {
+  std::vector<std::int64_t> dims;
+  std::int64_t known = 1, unknown = -1;
+  const bool allow_zero = int_attribute(node, "allowzero", 0) != 0;
+  for (std::size_t i = 0; i < shape.values.size(); ++i) {
+    auto d = static_cast<std::int64_t>(shape.values[i]);
+    if (d == 0 && !allow_zero) d = x.dims.at(i);
+    if (d == -1) {
+      unknown = static_cast<std::int64_t>(i);
+      d = 1;
+    } else {
+      known *= d;
+    }
+    dims.push_back(d);
+  }
+  if (unknown >= 0) dims[static_cast<std::size_t>(unknown)] = product(x.dims) / known;
+  if (product(dims) != product(x.dims)) eval_error(node, "Reshape changes the element count");
+  return {dims, x.values};
+}
+
+/// Evaluates one node. `in[i]` is null for an absent optional input.
+std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<const Tensor64*>& in,
+                               std::int64_t opset) {
+  const std::string& op = node.op_type();
+  auto input = [&](std::size_t i) -> const Tensor64& {
+    if (i >= in.size() || in[i] == nullptr) eval_error(node, "missing input " + std::to_string(i));
+    return *in[i];
+  };
+  auto has = [&](std::size_t i) { return i < in.size() && in[i] != nullptr; };
+  auto unary = [&](auto fn) { return std::vector<Tensor64>{map(input(0), fn)}; };
+  auto binary = [&](auto fn) { return std::vector<Tensor64>{broadcast(input(0), input(1), fn)}; };
+  if (op == "Conv" || op == "ConvTranspose") {
+    const Tensor64& w = input(1);
+    const std::vector<std::int64_t> kernel(w.dims.begin() + 2, w.dims.end());
+    const Spatial s = spatial_geometry(node, input(0), kernel, op == "ConvTranspose");
+    ConvGeometry g{int_attribute(node, "group", 1), s.strides, s.dilations, s.begin, s.end,
+                   s.output};
+    const std::vector<double> bias = has(2) ? input(2).values : std::vector<double>{};
+    return {op == "Conv" ? conv(input(0), w, bias, g) : conv_transpose(input(0), w, bias, g)};
+  }
+  if (op == "Gemm") {
+    return {gemm(input(0), input(1), has(2) ? &input(2) : nullptr,
+                 float_attribute(node, "alpha", 1.0f), float_attribute(node, "beta", 1.0f),
+                 int_attribute(node, "transA", 0) != 0, int_attribute(node, "transB", 0) != 0)};
+  }
+  if (op == "MatMul") return {matmul(input(0), input(1))};
+  if (op == "BatchNormalization") {
+    return {batch_norm(input(0), input(1).values, input(2).values, input(3).values, input(4).values,
+                       float_attribute(node, "epsilon", 1e-5f))};
+  }
+  if (op == "Relu") return unary([](double v) { return v > 0 ? v : 0.0; });
+  if (op == "LeakyRelu") {
+    const double alpha = float_attribute(node, "alpha", 0.01f);
+    return unary([alpha](double v) { return v >= 0 ? v : alpha * v; });
+  }
+  if (op == "Sigmoid") return unary([](double v) { return 1 / (1 + std::exp(-v)); });
+  if (op == "Tanh") return unary([](double v) { return std::tanh(v); });
+  if (op == "HardSigmoid") {
+    const double alpha = float_attribute(node, "alpha", 0.2f), beta = float_attribute(node, "beta", 0.5f);
+    return unary([=](double v) { return std::clamp(alpha * v + beta, 0.0, 1.0); });
+  }
+  if (op == "HardSwish") {
+    return unary([](double v) { return v * std::clamp(v / 6 + 0.5, 0.0, 1.0); });
+  }
+  if (op == "Clip") {
+    double lo = -std::numeric_limits<double>::infinity(), hi = -lo;
+    if (opset < 11) {
+      lo = float_attribute(node, "min", static_cast<float>(lo));
+      hi = float_attribute(node, "max", static_cast<float>(hi));
+    } else {
+      if (has(1)) lo = input(1).values.at(0);
+      if (has(2)) hi = input(2).values.at(0);
+    }
+    return unary([=](double v) { return std::min(std::max(v, lo), hi); });
+  }
+  if (op == "Add") return binary([](double a, double b) { return a + b; });
+  if (op == "Sub") return binary([](double a, double b) { return a - b; });
+  if (op == "Mul") return binary([](double a, double b) { return a * b; });
+  if (op == "Div") return binary([](double a, double b) { return a / b; });
+  if (op == "Identity" || op == "Dropout") return {input(0)};
+  if (op == "Flatten") {
+    const Tensor64& x = input(0);
+    const std::int64_t axis = int_attribute(node, "axis", 1);
+    const auto a = static_cast<std::size_t>(axis < 0 ? axis + static_cast<std::int64_t>(x.rank()) : axis);
+    return {Tensor64{{product(x.dims, 0, a), product(x.dims, a)}, x.values}};
+  }
+  if (op == "Reshape") return {reshape(node, input(0), input(1))};
+  if (op == "Concat") {
+    std::vector<const Tensor64*> parts;
+    for (std::size_t i = 0; i < in.size(); ++i) parts.push_back(&input(i));
+    return {concat(parts, normalize_axis(node, int_attribute(node, "axis", 0), input(0).rank()))};
+  }
+  if (op == "GlobalAveragePool" || op == "GlobalMaxPool") {
+    return {global_pool(input(0), op == "GlobalMaxPool")};
+  }
+  if (op == "MaxPool" || op == "AveragePool") {
+    PoolGeometry g;
+    g.kernel = ints_attribute(node, "kernel_shape");
+    if (int_attribute(node, "ceil_mode", 0) != 0) eval_error(node, "ceil_mode = 1 is not evaluated");
+    const Spatial s = spatial_geometry(node, input(0), g.kernel, false);
+    g.strides = s.strides;
+    g.dilations = s.dilations;
+    g.pads_begin = s.begin;
+    g.pads_end = s.end;
+    g.output = s.output;
+    g.count_include_pad = int_attribute(node, "count_include_pad", 0) != 0;
+    return {op == "MaxPool" ? max_pool(input(0), g) : average_pool(input(0), g)};
+  }
+  if (op == "Softmax") {
+    const bool legacy = opset < 13;
+    const std::int64_t axis = int_attribute(node, "axis", legacy ? 1 : -1);
+    return {softmax(input(0), normalize_axis(node, axis, input(0).rank()), legacy)};
+  }
+  if (op == "Constant") return {to_tensor64(find_attribute(node, "value")->t())};
+  eval_error(node, "not implemented");
+}
+
+/// Why the evaluator cannot run `node`, or empty.
+std::string node_unsupported(const pb::NodeProto& node, int index) {
+  const bool default_domain = node.domain().empty() || node.domain() == "ai.onnx";
+  if (!default_domain || kSupported.count(node.op_type()) == 0) {
+    return describe_node(node, index) + " is not an op the evaluator implements";
+  }
+  for (const auto& attribute : node.attribute()) {
+    if (attribute.has_g() || attribute.graphs_size() > 0) {
+      return describe_node(node, index) + " holds a subgraph";
+    }
+  }
+  for (int o = 1; o < node.output_size(); ++o) {
+    if (!node.output(o).empty()) {
+      return describe_node(node, index) + " uses its extra output '" + node.output(o) + "'";
+    }
+  }
+  if (node.op_type() == "Constant" &&
+      (find_attribute(node, "value") == nullptr || !find_attribute(node, "value")->has_t())) {
+    return describe_node(node, index) + " is not a tensor Constant";
+  }
+  if (node.op_type() == "BatchNormalization" && int_attribute(node, "training_mode", 0) != 0) {
+    return describe_node(node, index) + " is in training mode";
+  }
+  return {};
+}
+
+bool generatable(std::int32_t type) {
+  return type == pb::TensorProto::FLOAT || type == pb::TensorProto::FLOAT16 ||
+         type == pb::TensorProto::BFLOAT16 || type == pb::TensorProto::DOUBLE;
+}
+
+}  // namespace
+
+ReferenceEvaluator::ReferenceEvaluator(const pb::ModelProto& model) : model_(model) {
+  opset_ = default_opset(model);
+  const pb::GraphProto& graph = model.graph();
+  for (int n = 0; n < graph.node_size() && unsupported_.empty(); ++n) {
+    unsupported_ = node_unsupported(graph.node(n), n);
+  }
+  std::set<std::string> initializers;
+  for (const auto& tensor : graph.initializer()) initializers.insert(tensor.name());
+  for (const auto& input : graph.input()) {
+    if (!unsupported_.empty() || initializers.count(input.name())) continue;
+    if (!input.type().has_tensor_type() || !generatable(input.type().tensor_type().elem_type())) {
+      unsupported_ = "graph input '" + input.name() + "' is not a float tensor";
+    } else if (!input.type().tensor_type().has_shape()) {
+      unsupported_ = "graph input '" + input.name() + "' has no shape";
+    }
+  }
+}
+
+std::vector<ReferenceEvaluator::Input> ReferenceEvaluator::inputs(std::int64_t free_dim) const {
+  std::set<std::string> initializers;
+  for (const auto& tensor : model_.graph().initializer()) initializers.insert(tensor.name());
+  std::vector<Input> result;
+  for (const auto& input : model_.graph().input()) {
+    if (initializers.count(input.name())) continue;
+    Input feed{input.name(), {}};
+    for (const auto& dim : input.type().tensor_type().shape().dim()) {
+      feed.dims.push_back(dim.has_dim_value() && dim.dim_value() > 0 ? dim.dim_value() : free_dim);
+    }
+    result.push_back(std::move(feed));
+  }
+  return result;
+}
+
+std::vector<Tensor64> ReferenceEvaluator::run(
+    const std::unordered_map<std::string, Tensor64>& feeds) const {
+  const pb::GraphProto& graph = model_.graph();
+  std::unordered_map<std::string, const pb::TensorProto*> initializers;
+  for (const auto& tensor : graph.initializer()) initializers[tensor.name()] = &tensor;
+  // Readers left per value: a value is dropped after its last reader.
+  std::unordered_map<std::string, int> readers;
+  for (const auto& node : graph.node()) {
+    for (const auto& name : node.input()) ++readers[name];
+  }
+  for (const auto& output : graph.output()) ++readers[output.name()];
+  std::unordered_map<std::string, Tensor64> values = feeds;
+  auto value = [&](const std::string& name) -> const Tensor64* {
+    if (name.empty()) return nullptr;
+    if (const auto found = values.find(name); found != values.end()) return &found->second;
+    const auto init = initializers.find(name);
+    if (init == initializers.end()) {
+      throw Error(ErrorCode::invalid_model, "verify: value '" + name + "' is never computed");
+    }
+    return &values.emplace(name, to_tensor64(*init->second)).first->second;
+  };
+  for (const auto& node : graph.node()) {
+    std::vector<const Tensor64*> in;
+    for (const auto& name : node.input()) in.push_back(value(name));
+    std::vector<Tensor64> out = evaluate(node, in, opset_);
+    for (const auto& name : node.input()) {
+      if (!name.empty() && --readers[name] == 0) values.erase(name);
+    }
+    for (std::size_t o = 0; o < out.size() && static_cast<int>(o) < node.output_size(); ++o) {
+      if (!node.output(static_cast<int>(o)).empty()) {
+        values[node.output(static_cast<int>(o))] = std::move(out[o]);
+      }
+    }
+  }
+  std::vector<Tensor64> outputs;
+  for (const auto& output : graph.output()) outputs.push_back(*value(output.name()));
+  return outputs;
+}
+
+}  // namespace bnrt::onnx::detail
