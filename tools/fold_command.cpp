@@ -132,8 +132,8 @@ int fold_command(const std::vector<std::string>& args) {
   std::string failure;
   if (report.check.ran && !report.check.passed) {
     if (input_check.ran && input_check.passed) {
-      failure = "the folded model fails the ONNX checker (the input passes): " +
-                report.check.message;
+      failure =
+          "the folded model fails the ONNX checker (the input passes): " + report.check.message;
     } else {
       report.check.message = "the input model already fails it: " + report.check.message;
     }

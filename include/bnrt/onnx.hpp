@@ -59,8 +59,8 @@ struct CheckResult {
 /// Original vs folded model on the same random inputs, both run by bnrt's float64 reference
 /// evaluator (weights as stored), so differences come from the fold alone.
 struct VerifyResult {
-  bool ran = false;        ///< false: skipped, `message` says why (e.g. an op it cannot evaluate)
-  bool passed = false;     ///< max_rel_diff within tolerance
+  bool ran = false;     ///< false: skipped, `message` says why (e.g. an op it cannot evaluate)
+  bool passed = false;  ///< max_rel_diff within tolerance
   double max_abs_diff = 0;
   double max_rel_diff = 0;  ///< max |a - b| / max |a| per output, worst over outputs
   double tolerance = 0;     ///< pass threshold for max_rel_diff (depends on the weight type)

@@ -69,9 +69,8 @@ ChannelAffine fold_parameters(const ModelIndex& index, int scope, const pb::Node
                               int node_index) {
   const std::string label = bn_label(node, node_index);
   if (node.input_size() != 5) {
-    throw Error(ErrorCode::invalid_model,
-                label + " has " + std::to_string(node.input_size()) +
-                    " inputs (needs X, scale, B, input_mean, input_var)");
+    throw Error(ErrorCode::invalid_model, label + " has " + std::to_string(node.input_size()) +
+                                              " inputs (needs X, scale, B, input_mean, input_var)");
   }
   std::vector<double> values[4];
   for (int i = 0; i < 4; ++i) {

@@ -188,8 +188,9 @@ std::int64_t default_opset(const pb::ModelProto& model) {
 
 std::size_t count_nodes(const pb::ModelProto& model) {
   std::size_t count = 0;
-  for_each_graph(model.graph(), "main",
-                 [&](const pb::GraphProto& graph, const std::string&) { count += graph.node_size(); });
+  for_each_graph(model.graph(), "main", [&](const pb::GraphProto& graph, const std::string&) {
+    count += graph.node_size();
+  });
   return count;
 }
 

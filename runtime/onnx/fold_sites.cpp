@@ -112,8 +112,8 @@ std::string conv_layer(const pb::NodeProto& node, const pb::TensorProto& weight,
   }
   if (group < 1 || weight.dims(0) % group != 0) {
     throw Error(ErrorCode::invalid_model, "group = " + std::to_string(group) +
-                                              " does not divide dim 0 of weight '" +
-                                              weight.name() + "' " + dims_text(weight.dims()));
+                                              " does not divide dim 0 of weight '" + weight.name() +
+                                              "' " + dims_text(weight.dims()));
   }
   site.layer = {transposed ? LayerKind::conv_transpose : LayerKind::conv, group};
   const std::int64_t outputs = transposed ? weight.dims(1) * group : weight.dims(0);
@@ -222,9 +222,9 @@ int sole_reader(const ModelIndex::Scope& scope, const std::string& name) {
 
 /// Writes folded bytes for input `slot` of `node`: into the tensor itself when this node is its
 /// only user, else into a new initializer of `scope`'s graph.
-void write_tensor(ModelIndex& index, int scope, pb::NodeProto& node, int slot,
-                  const Source& source, std::vector<std::byte> bytes,
-                  std::vector<std::string>& orphans, std::vector<std::string>& notes) {
+void write_tensor(ModelIndex& index, int scope, pb::NodeProto& node, int slot, const Source& source,
+                  std::vector<std::byte> bytes, std::vector<std::string>& orphans,
+                  std::vector<std::string>& notes) {
   const std::string name = node.input(slot);
   pb::TensorProto* tensor = index.tensor(source);
   std::string data(reinterpret_cast<const char*>(bytes.data()), bytes.size());
@@ -237,8 +237,8 @@ void write_tensor(ModelIndex& index, int scope, pb::NodeProto& node, int slot,
   copy.set_data_type(tensor->data_type());
   *copy.mutable_dims() = tensor->dims();
   copy.set_raw_data(std::move(data));
-  notes.push_back("'" + name + "' is shared, so the fold went into a private copy '" +
-                  copy.name() + "'");
+  notes.push_back("'" + name + "' is shared, so the fold went into a private copy '" + copy.name() +
+                  "'");
   node.set_input(slot, copy.name());
   orphans.push_back(name);
 }
@@ -256,10 +256,11 @@ SiteMatch match_producer(const ModelIndex& index, ValueRanks& ranks, int scope,
   const pb::NodeProto& node = here.graph->node(producer->second);
   const std::string label = describe_node(node, producer->second);
   if (node.output(0) != x) return no_site("its input is not the first output of " + label);
-  if (index.is_graph_output(x)) return no_site("'" + x + "', output of " + label + ", is also a graph output");
+  if (index.is_graph_output(x))
+    return no_site("'" + x + "', output of " + label + ", is also a graph output");
   if (index.uses(x) > 1) {
-    return no_site("'" + x + "', output of " + label + ", has " + std::to_string(index.uses(x) - 1) +
-                   " other consumer(s)");
+    return no_site("'" + x + "', output of " + label + ", has " +
+                   std::to_string(index.uses(x) - 1) + " other consumer(s)");
   }
   FoldSite site;
   site.node = producer->second;
@@ -313,9 +314,8 @@ FoldReport apply_fold(ModelIndex& index, int scope, const FoldSite& site, const 
 
   FoldedLayer folded;
   try {
-    folded = site.before
-                 ? fold_bn_before(site.layer, weight, bias ? &*bias : nullptr, affine, type)
-                 : fold_bn_after(site.layer, weight, bias ? &*bias : nullptr, affine, type);
+    folded = site.before ? fold_bn_before(site.layer, weight, bias ? &*bias : nullptr, affine, type)
+                         : fold_bn_after(site.layer, weight, bias ? &*bias : nullptr, affine, type);
   } catch (const Error& e) {
     throw Error(ErrorCode::invalid_model, describe_node(node, site.node) + ": " + e.what());
   }

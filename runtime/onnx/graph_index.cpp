@@ -9,13 +9,14 @@ namespace bnrt::onnx::detail {
 
 ModelIndex::ModelIndex(pb::ModelProto& model) {
   std::unordered_map<const pb::GraphProto*, int> scope_of;
-  for_each_graph(*model.mutable_graph(), "main", [&](pb::GraphProto& graph, const std::string& path) {
-    Scope scope;
-    scope.graph = &graph;
-    scope.path = path;
-    scopes_.push_back(std::move(scope));
-    scope_of[&graph] = static_cast<int>(scopes_.size()) - 1;
-  });
+  for_each_graph(*model.mutable_graph(), "main",
+                 [&](pb::GraphProto& graph, const std::string& path) {
+                   Scope scope;
+                   scope.graph = &graph;
+                   scope.path = path;
+                   scopes_.push_back(std::move(scope));
+                   scope_of[&graph] = static_cast<int>(scopes_.size()) - 1;
+                 });
   for (std::size_t s = 0; s < scopes_.size(); ++s) {
     Scope& scope = scopes_[s];
     pb::GraphProto& graph = *scope.graph;
@@ -46,7 +47,8 @@ ModelIndex::ModelIndex(pb::ModelProto& model) {
       // Subgraphs' scopes point back at this one.
       for (const auto& attribute : node.attribute()) {
         if (attribute.has_g()) scopes_[scope_of.at(&attribute.g())].parent = static_cast<int>(s);
-        for (const auto& sub : attribute.graphs()) scopes_[scope_of.at(&sub)].parent = static_cast<int>(s);
+        for (const auto& sub : attribute.graphs())
+          scopes_[scope_of.at(&sub)].parent = static_cast<int>(s);
       }
     }
   }

@@ -138,16 +138,16 @@ void read_external(pb::TensorProto& tensor, const std::string& dir, const std::s
   const std::size_t size = element_bytes(tensor.data_type());
   const std::int64_t count = element_count(tensor);
   if (size == 0 || length != static_cast<std::uint64_t>(count) * size) {
-    invalid(source, label + " (" + type_name(tensor.data_type()) + " " +
-                        dims_text(tensor.dims()) + "): external data holds " +
-                        std::to_string(length) + " bytes, its dims need " +
+    invalid(source, label + " (" + type_name(tensor.data_type()) + " " + dims_text(tensor.dims()) +
+                        "): external data holds " + std::to_string(length) +
+                        " bytes, its dims need " +
                         std::to_string(static_cast<std::uint64_t>(count) * size));
   }
   std::string bytes(length, '\0');
   std::size_t done = 0;
   while (done < length) {
-    const ssize_t got = ::pread(file.fd, bytes.data() + done, length - done,
-                                static_cast<off_t>(offset + done));
+    const ssize_t got =
+        ::pread(file.fd, bytes.data() + done, length - done, static_cast<off_t>(offset + done));
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) io_failure("cannot read external data of " + label + " from", path);
     done += static_cast<std::size_t>(got);
@@ -168,14 +168,15 @@ void load_external_data(Model::Impl& impl, const std::string& dir, const std::st
 /// The initializers to move to the external data file when saving.
 std::vector<pb::TensorProto*> external_candidates(Model::Impl& impl) {
   std::vector<pb::TensorProto*> tensors;
-  for_each_graph(*impl.proto.mutable_graph(), "main", [&](pb::GraphProto& graph, const std::string&) {
-    for (auto& tensor : *graph.mutable_initializer()) {
-      if (tensor.raw_data().size() >= kExternalThresholdBytes ||
-          impl.external_tensors.count(tensor.name()) != 0) {
-        tensors.push_back(&tensor);
-      }
-    }
-  });
+  for_each_graph(*impl.proto.mutable_graph(), "main",
+                 [&](pb::GraphProto& graph, const std::string&) {
+                   for (auto& tensor : *graph.mutable_initializer()) {
+                     if (tensor.raw_data().size() >= kExternalThresholdBytes ||
+                         impl.external_tensors.count(tensor.name()) != 0) {
+                       tensors.push_back(&tensor);
+                     }
+                   }
+                 });
   return tensors;
 }
 
@@ -263,8 +264,8 @@ void save_model_file(Model::Impl& impl, const std::string& path) {
     std::uint64_t offset = 0;
     const std::vector<char> zeros(kExternalAlignment, 0);
     for (pb::TensorProto* tensor : external_candidates(impl)) {
-      const std::uint64_t padding = (kExternalAlignment - offset % kExternalAlignment) %
-                                    kExternalAlignment;
+      const std::uint64_t padding =
+          (kExternalAlignment - offset % kExternalAlignment) % kExternalAlignment;
       data_file->write(zeros.data(), padding);
       offset += padding;
       data_file->write(tensor->raw_data().data(), tensor->raw_data().size());

@@ -15,7 +15,8 @@ namespace bnrt::onnx {
 namespace pb = ::onnx;
 
 // raw_data is little-endian by the ONNX spec; bnrt reads and writes it in place.
-static_assert(std::endian::native == std::endian::little, "bnrt::onnx assumes a little-endian host");
+static_assert(std::endian::native == std::endian::little,
+              "bnrt::onnx assumes a little-endian host");
 
 struct Model::Impl {
   pb::ModelProto proto;

@@ -16,13 +16,34 @@
 namespace bnrt::onnx::detail {
 namespace {
 
-const std::set<std::string> kSupported = {
-    "Conv",    "ConvTranspose", "Gemm",        "MatMul",      "BatchNormalization",
-    "Relu",    "LeakyRelu",     "Sigmoid",     "Tanh",        "HardSigmoid",
-    "HardSwish", "Clip",        "Add",         "Sub",         "Mul",
-    "Div",     "Identity",      "Dropout",     "Flatten",     "Reshape",
-    "Concat",  "GlobalAveragePool", "GlobalMaxPool", "MaxPool", "AveragePool",
-    "Softmax", "Constant"};
+const std::set<std::string> kSupported = {"Conv",
+                                          "ConvTranspose",
+                                          "Gemm",
+                                          "MatMul",
+                                          "BatchNormalization",
+                                          "Relu",
+                                          "LeakyRelu",
+                                          "Sigmoid",
+                                          "Tanh",
+                                          "HardSigmoid",
+                                          "HardSwish",
+                                          "Clip",
+                                          "Add",
+                                          "Sub",
+                                          "Mul",
+                                          "Div",
+                                          "Identity",
+                                          "Dropout",
+                                          "Flatten",
+                                          "Reshape",
+                                          "Concat",
+                                          "GlobalAveragePool",
+                                          "GlobalMaxPool",
+                                          "MaxPool",
+                                          "AveragePool",
+                                          "Softmax",
+                                          "Constant",
+                                          "Neg"};
 
 [[noreturn]] void eval_error(const pb::NodeProto& node, const std::string& what) {
   throw Error(ErrorCode::shape_mismatch, "verify: " + describe_node(node, -1) + ": " + what);
@@ -108,11 +129,9 @@ Spatial spatial_geometry(const pb::NodeProto& node, const Tensor64& x,
     // ConvTranspose: output_shape (or SAME) fixes the output and implies the pads.
     const bool same = auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
     if (!output_shape.empty() || same) {
-      s.output[d] = !output_shape.empty()
-                        ? output_shape[output_shape.size() - dims + d]
-                        : in * s.strides[d];
-      const std::int64_t total =
-          s.strides[d] * (in - 1) + output_padding[d] + span - s.output[d];
+      s.output[d] =
+          !output_shape.empty() ? output_shape[output_shape.size() - dims + d] : in * s.strides[d];
+      const std::int64_t total = s.strides[d] * (in - 1) + output_padding[d] + span - s.output[d];
       s.begin[d] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
       s.end[d] = total - s.begin[d];
       continue;
@@ -167,8 +186,8 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
     const Tensor64& w = input(1);
     const std::vector<std::int64_t> kernel(w.dims.begin() + 2, w.dims.end());
     const Spatial s = spatial_geometry(node, input(0), kernel, op == "ConvTranspose");
-    ConvGeometry g{int_attribute(node, "group", 1), s.strides, s.dilations, s.begin, s.end,
-                   s.output};
+    ConvGeometry g{
+        int_attribute(node, "group", 1), s.strides, s.dilations, s.begin, s.end, s.output};
     const std::vector<double> bias = has(2) ? input(2).values : std::vector<double>{};
     return {op == "Conv" ? conv(input(0), w, bias, g) : conv_transpose(input(0), w, bias, g)};
   }
@@ -187,10 +206,12 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
     const double alpha = float_attribute(node, "alpha", 0.01f);
     return unary([alpha](double v) { return v >= 0 ? v : alpha * v; });
   }
+  if (op == "Neg") return unary([](double v) { return -v; });
   if (op == "Sigmoid") return unary([](double v) { return 1 / (1 + std::exp(-v)); });
   if (op == "Tanh") return unary([](double v) { return std::tanh(v); });
   if (op == "HardSigmoid") {
-    const double alpha = float_attribute(node, "alpha", 0.2f), beta = float_attribute(node, "beta", 0.5f);
+    const double alpha = float_attribute(node, "alpha", 0.2f),
+                 beta = float_attribute(node, "beta", 0.5f);
     return unary([=](double v) { return std::clamp(alpha * v + beta, 0.0, 1.0); });
   }
   if (op == "HardSwish") {
@@ -215,7 +236,8 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
   if (op == "Flatten") {
     const Tensor64& x = input(0);
     const std::int64_t axis = int_attribute(node, "axis", 1);
-    const auto a = static_cast<std::size_t>(axis < 0 ? axis + static_cast<std::int64_t>(x.rank()) : axis);
+    const auto a =
+        static_cast<std::size_t>(axis < 0 ? axis + static_cast<std::int64_t>(x.rank()) : axis);
     return {Tensor64{{product(x.dims, 0, a), product(x.dims, a)}, x.values}};
   }
   if (op == "Reshape") return {reshape(node, input(0), input(1))};
@@ -230,7 +252,8 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
   if (op == "MaxPool" || op == "AveragePool") {
     PoolGeometry g;
     g.kernel = ints_attribute(node, "kernel_shape");
-    if (int_attribute(node, "ceil_mode", 0) != 0) eval_error(node, "ceil_mode = 1 is not evaluated");
+    if (int_attribute(node, "ceil_mode", 0) != 0)
+      eval_error(node, "ceil_mode = 1 is not evaluated");
     const Spatial s = spatial_geometry(node, input(0), g.kernel, false);
     g.strides = s.strides;
     g.dilations = s.dilations;
@@ -250,7 +273,7 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
 }
 
 /// Why the evaluator cannot run `node`, or empty.
-std::string node_unsupported(const pb::NodeProto& node, int index) {
+std::string node_unsupported(const pb::NodeProto& node, int index, std::int64_t opset) {
   const bool default_domain = node.domain().empty() || node.domain() == "ai.onnx";
   if (!default_domain || kSupported.count(node.op_type()) == 0) {
     return describe_node(node, index) + " is not an op the evaluator implements";
@@ -272,6 +295,10 @@ std::string node_unsupported(const pb::NodeProto& node, int index) {
   if (node.op_type() == "BatchNormalization" && int_attribute(node, "training_mode", 0) != 0) {
     return describe_node(node, index) + " is in training mode";
   }
+  if (node.op_type() == "BatchNormalization" && opset < 9 &&
+      int_attribute(node, "spatial", 1) == 0) {
+    return describe_node(node, index) + " has spatial = 0";
+  }
   return {};
 }
 
@@ -286,7 +313,7 @@ ReferenceEvaluator::ReferenceEvaluator(const pb::ModelProto& model) : model_(mod
   opset_ = default_opset(model);
   const pb::GraphProto& graph = model.graph();
   for (int n = 0; n < graph.node_size() && unsupported_.empty(); ++n) {
-    unsupported_ = node_unsupported(graph.node(n), n);
+    unsupported_ = node_unsupported(graph.node(n), n, opset_);
   }
   std::set<std::string> initializers;
   for (const auto& tensor : graph.initializer()) initializers.insert(tensor.name());

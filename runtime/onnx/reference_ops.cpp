@@ -70,16 +70,15 @@ Tensor64 conv(const Tensor64& x, const Tensor64& w, const std::vector<double>& b
     double* dst = &y.values[static_cast<std::size_t>(job * out_plane)];
     std::fill(dst, dst + out_plane, b.empty() ? 0.0 : b[static_cast<std::size_t>(oc)]);
     for (std::int64_t j = 0; j < group_in; ++j) {
-      const double* src = &x.values[static_cast<std::size_t>((n * channels + grp * group_in + j) *
-                                                             in_plane)];
+      const double* src =
+          &x.values[static_cast<std::size_t>((n * channels + grp * group_in + j) * in_plane)];
       const double* weights = &w.values[static_cast<std::size_t>((oc * group_in + j) * taps)];
       for (std::int64_t k0 = 0; k0 < kernel[0]; ++k0) {
         const auto [d0, e0] = valid_outputs(in[0], out[0], stride[0], pad[0], k0 * dilation[0]);
         for (std::int64_t k1 = 0; k1 < kernel[1]; ++k1) {
           const auto [d1, e1] = valid_outputs(in[1], out[1], stride[1], pad[1], k1 * dilation[1]);
           for (std::int64_t k2 = 0; k2 < kernel[2]; ++k2) {
-            const auto [d2, e2] =
-                valid_outputs(in[2], out[2], stride[2], pad[2], k2 * dilation[2]);
+            const auto [d2, e2] = valid_outputs(in[2], out[2], stride[2], pad[2], k2 * dilation[2]);
             const double weight = weights[(k0 * kernel[1] + k1) * kernel[2] + k2];
             for (std::int64_t o0 = d0; o0 < e0; ++o0) {
               const std::int64_t i0 = o0 * stride[0] - pad[0] + k0 * dilation[0];
@@ -190,8 +189,10 @@ Tensor64 matmul(const Tensor64& a_in, const Tensor64& b_in) {
   // Broadcast the batch dims.
   const std::size_t batch_rank = std::max(a.rank(), b.rank()) - 2;
   std::vector<std::int64_t> batch(batch_rank, 1), a_batch(batch_rank, 1), b_batch(batch_rank, 1);
-  for (std::size_t i = 0; i < a.rank() - 2; ++i) a_batch[batch_rank - (a.rank() - 2) + i] = a.dims[i];
-  for (std::size_t i = 0; i < b.rank() - 2; ++i) b_batch[batch_rank - (b.rank() - 2) + i] = b.dims[i];
+  for (std::size_t i = 0; i < a.rank() - 2; ++i)
+    a_batch[batch_rank - (a.rank() - 2) + i] = a.dims[i];
+  for (std::size_t i = 0; i < b.rank() - 2; ++i)
+    b_batch[batch_rank - (b.rank() - 2) + i] = b.dims[i];
   for (std::size_t i = 0; i < batch_rank; ++i) {
     if (a_batch[i] != b_batch[i] && a_batch[i] != 1 && b_batch[i] != 1) {
       shape_error("MatMul batch dims do not broadcast");
@@ -245,7 +246,8 @@ Tensor64 broadcast(const Tensor64& a, const Tensor64& b,
       ia = ia * da[i] + (da[i] == 1 ? 0 : index[i]);
       ib = ib * db[i] + (db[i] == 1 ? 0 : index[i]);
     }
-    y.values[flat] = op(a.values[static_cast<std::size_t>(ia)], b.values[static_cast<std::size_t>(ib)]);
+    y.values[flat] =
+        op(a.values[static_cast<std::size_t>(ia)], b.values[static_cast<std::size_t>(ib)]);
     for (std::size_t i = rank; i-- > 0;) {
       if (++index[i] < dims[i]) break;
       index[i] = 0;
@@ -328,12 +330,14 @@ Tensor64 pool(const Tensor64& x, const PoolGeometry& g, double start, Reduce red
 }  // namespace
 
 Tensor64 max_pool(const Tensor64& x, const PoolGeometry& g) {
-  return pool(x, g, -std::numeric_limits<double>::infinity(),
-              [](double a, double b) { return std::max(a, b); }, false);
+  return pool(
+      x, g, -std::numeric_limits<double>::infinity(),
+      [](double a, double b) { return std::max(a, b); }, false);
 }
 
 Tensor64 average_pool(const Tensor64& x, const PoolGeometry& g) {
-  return pool(x, g, 0.0, [](double a, double b) { return a + b; }, true);
+  return pool(
+      x, g, 0.0, [](double a, double b) { return a + b; }, true);
 }
 
 Tensor64 global_pool(const Tensor64& x, bool max) {

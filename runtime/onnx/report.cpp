@@ -54,8 +54,8 @@ std::string json_list(const std::vector<std::size_t>& values) {
 
 std::string fold_json(const FoldReport& fold) {
   return "{\"folded\":" + std::string(fold.folded ? "true" : "false") +
-         ",\"refusal\":" + json_string(fold.refusal) + ",\"type\":" +
-         json_string(weight_type_name(fold.type)) +
+         ",\"refusal\":" + json_string(fold.refusal) +
+         ",\"type\":" + json_string(weight_type_name(fold.type)) +
          ",\"channels\":" + std::to_string(fold.channels) +
          ",\"max_abs_scale\":" + json_number(fold.max_abs_scale) +
          ",\"max_abs_scale_channel\":" + std::to_string(fold.max_abs_scale_channel) +
@@ -91,20 +91,20 @@ std::size_t PassReport::folded() const noexcept {
 std::size_t PassReport::kept() const noexcept { return decisions.size() - folded(); }
 
 std::string PassReport::to_json() const {
-  std::string out = "{\"batch_norms\":" + std::to_string(decisions.size()) +
-                    ",\"folded\":" + std::to_string(folded()) +
-                    ",\"kept\":" + std::to_string(kept()) +
-                    ",\"nodes_before\":" + std::to_string(nodes_before) +
-                    ",\"nodes_after\":" + std::to_string(nodes_after) +
-                    ",\"initializers_before\":" + std::to_string(initializers_before) +
-                    ",\"initializers_after\":" + std::to_string(initializers_after) +
-                    ",\"decisions\":[";
+  std::string out =
+      "{\"batch_norms\":" + std::to_string(decisions.size()) +
+      ",\"folded\":" + std::to_string(folded()) + ",\"kept\":" + std::to_string(kept()) +
+      ",\"nodes_before\":" + std::to_string(nodes_before) +
+      ",\"nodes_after\":" + std::to_string(nodes_after) +
+      ",\"initializers_before\":" + std::to_string(initializers_before) +
+      ",\"initializers_after\":" + std::to_string(initializers_after) + ",\"decisions\":[";
   for (std::size_t i = 0; i < decisions.size(); ++i) {
     const BatchNormDecision& d = decisions[i];
     out += std::string(i ? "," : "") + "{\"graph\":" + json_string(d.graph) +
-           ",\"node\":" + json_string(d.node) + ",\"outcome\":" +
-           json_string(outcome_name(d.outcome)) + ",\"target\":" + json_string(d.target) +
-           ",\"target_op\":" + json_string(d.target_op) + ",\"reason\":" + json_string(d.reason) +
+           ",\"node\":" + json_string(d.node) +
+           ",\"outcome\":" + json_string(outcome_name(d.outcome)) +
+           ",\"target\":" + json_string(d.target) + ",\"target_op\":" + json_string(d.target_op) +
+           ",\"reason\":" + json_string(d.reason) +
            ",\"fold\":" + (d.fold_attempted ? fold_json(d.fold) : "null") + "}";
   }
   out += "],\"check\":{\"ran\":" + std::string(check.ran ? "true" : "false") +
@@ -153,7 +153,8 @@ std::string PassReport::summary() const {
                 initializers_after);
   text += line;
   if (check.ran) {
-    text += std::string("checker: ") + (check.passed ? "passed" : "FAILED: " + check.message) + "\n";
+    text +=
+        std::string("checker: ") + (check.passed ? "passed" : "FAILED: " + check.message) + "\n";
   } else if (!check.message.empty()) {
     text += "checker: skipped (" + check.message + ")\n";
   }

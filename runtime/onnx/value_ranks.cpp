@@ -33,8 +33,9 @@ void record_graph(const pb::GraphProto& graph, std::unordered_map<std::string, i
 
 std::optional<int> ValueRanks::rank(const std::string& name) {
   if (ranks_.empty()) {
-    for_each_graph(model_.graph(), "main",
-                   [&](const pb::GraphProto& graph, const std::string&) { record_graph(graph, ranks_); });
+    for_each_graph(model_.graph(), "main", [&](const pb::GraphProto& graph, const std::string&) {
+      record_graph(graph, ranks_);
+    });
   }
   if (const auto found = ranks_.find(name); found != ranks_.end()) return found->second;
   if (!inferred_) {
@@ -61,8 +62,9 @@ void ValueRanks::infer() {
   } catch (const std::exception&) {
     return;  // an unknown rank just means the MatMul rule declines
   }
-  for_each_graph(light.graph(), "main",
-                 [&](const pb::GraphProto& graph, const std::string&) { record_graph(graph, ranks_); });
+  for_each_graph(light.graph(), "main", [&](const pb::GraphProto& graph, const std::string&) {
+    record_graph(graph, ranks_);
+  });
 }
 
 }  // namespace bnrt::onnx::detail

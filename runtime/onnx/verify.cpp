@@ -22,13 +22,15 @@ constexpr double kToleranceBF16 = 1e-1;
 /// The loosest tolerance any folded weight's type calls for.
 double tolerance_for(const pb::ModelProto& model) {
   double tolerance = kToleranceF32;
-  detail::for_each_graph(model.graph(), "main", [&](const pb::GraphProto& graph,
-                                                     const std::string&) {
-    for (const auto& tensor : graph.initializer()) {
-      if (tensor.data_type() == pb::TensorProto::FLOAT16) tolerance = std::max(tolerance, kToleranceF16);
-      if (tensor.data_type() == pb::TensorProto::BFLOAT16) tolerance = std::max(tolerance, kToleranceBF16);
-    }
-  });
+  detail::for_each_graph(model.graph(), "main",
+                         [&](const pb::GraphProto& graph, const std::string&) {
+                           for (const auto& tensor : graph.initializer()) {
+                             if (tensor.data_type() == pb::TensorProto::FLOAT16)
+                               tolerance = std::max(tolerance, kToleranceF16);
+                             if (tensor.data_type() == pb::TensorProto::BFLOAT16)
+                               tolerance = std::max(tolerance, kToleranceBF16);
+                           }
+                         });
   return tolerance;
 }
 
@@ -75,8 +77,8 @@ VerifyResult verify(const Model& original, const Model& folded, const VerifyOpti
         magnitude = std::max(magnitude, std::fabs(want[o].values[i]));
       }
       result.max_abs_diff = std::max(result.max_abs_diff, diff);
-      result.max_rel_diff =
-          std::max(result.max_rel_diff, magnitude > 0 ? diff / magnitude : (diff > 0 ? INFINITY : 0));
+      result.max_rel_diff = std::max(result.max_rel_diff,
+                                     magnitude > 0 ? diff / magnitude : (diff > 0 ? INFINITY : 0));
     }
     ++result.samples;
   }
