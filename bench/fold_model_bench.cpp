@@ -60,7 +60,8 @@ std::pair<double, long> run_child(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   const int runs = argc > 1 ? std::max(1, std::atoi(argv[1])) : 5;
-  const fs::path dir = fs::temp_directory_path() / ("bnrt_fold_model_bench_" + std::to_string(getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("bnrt_fold_model_bench_" + std::to_string(getpid()));
   fs::create_directories(dir);
   const std::string in = (dir / "resnet50.onnx").string(), out = (dir / "folded.onnx").string();
   {
@@ -79,11 +80,12 @@ int main(int argc, char** argv) {
     walls.push_back(wall);
     peak_kib = std::max(peak_kib, rss);
   }
-  std::printf("bnrt fold (whole command, %d runs): median %.3f s, min %.3f s; peak RSS %.1f MB = "
-              "%.2fx the model\n",
-              runs, median(walls), *std::min_element(walls.begin(), walls.end()),
-              static_cast<double>(peak_kib) * 1024 / 1e6,
-              static_cast<double>(peak_kib) * 1024 / 1e6 / model_mb);
+  std::printf(
+      "bnrt fold (whole command, %d runs): median %.3f s, min %.3f s; peak RSS %.1f MB = "
+      "%.2fx the model\n",
+      runs, median(walls), *std::min_element(walls.begin(), walls.end()),
+      static_cast<double>(peak_kib) * 1024 / 1e6,
+      static_cast<double>(peak_kib) * 1024 / 1e6 / model_mb);
 
   // Where the time goes, in-process.
   std::vector<double> load, fold, check, save;

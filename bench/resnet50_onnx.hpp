@@ -98,7 +98,8 @@ class ResNet50Builder {
   }
 
   std::string node(const std::string& op, const std::vector<std::string>& inputs,
-                   const std::string& name, const std::vector<::onnx::AttributeProto>& attributes = {}) {
+                   const std::string& name,
+                   const std::vector<::onnx::AttributeProto>& attributes = {}) {
     auto& n = *graph_.add_node();
     n.set_op_type(op);
     n.set_name(name);
@@ -117,10 +118,11 @@ class ResNet50Builder {
                          {ints("kernel_shape", {k, k}), ints("strides", {stride, stride}),
                           ints("pads", {pad, pad, pad, pad})});
     const std::string bn = name + ".bn";
-    y = node("BatchNormalization",
-             {y, tensor(bn + ".weight", {out}, 0.5, 1.0), tensor(bn + ".bias", {out}, 0.2),
-              tensor(bn + ".running_mean", {out}, 0.2), tensor(bn + ".running_var", {out}, 0.4, 0.6)},
-             bn);
+    y = node(
+        "BatchNormalization",
+        {y, tensor(bn + ".weight", {out}, 0.5, 1.0), tensor(bn + ".bias", {out}, 0.2),
+         tensor(bn + ".running_mean", {out}, 0.2), tensor(bn + ".running_var", {out}, 0.4, 0.6)},
+        bn);
     return relu ? node("Relu", {y}, name + ".relu") : y;
   }
 

@@ -46,8 +46,15 @@ void validate(const ModelIndex& index, ValueRanks& ranks, std::int64_t opset) {
   for (const BatchNormRef& ref : batch_norms(index)) {
     const pb::NodeProto& bn = index.scope(ref.scope).graph->node(ref.node);
     const std::string label = bn_label(bn, ref.node);
+    if (bn.input_size() != 5 || bn.output_size() < 1 || bn.input(0).empty() ||
+        bn.output(0).empty()) {
+      throw Error(ErrorCode::invalid_model,
+                  label + " has " + std::to_string(bn.input_size()) + " inputs and " +
+                      std::to_string(bn.output_size()) +
+                      " outputs (needs X, scale, B, input_mean, input_var and Y)");
+    }
     if (!unfoldable_semantics(bn, opset).empty()) continue;
-    if (bn.input_size() == 5 && !non_constant_parameters(index, ref.scope, bn).empty()) continue;
+    if (!non_constant_parameters(index, ref.scope, bn).empty()) continue;
     const ChannelAffine affine = fold_parameters(index, ref.scope, bn, ref.node);
     try {
       for (const bool before : {false, true}) {

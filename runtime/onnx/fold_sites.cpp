@@ -143,6 +143,9 @@ std::string describe_layer(const ModelIndex& index, ValueRanks& ranks, int scope
                            const pb::NodeProto& node, FoldSite& site) {
   const bool conv = is_onnx_op(node, "Conv"), transposed = is_onnx_op(node, "ConvTranspose");
   const bool gemm = is_onnx_op(node, "Gemm"), matmul = is_onnx_op(node, "MatMul");
+  if (node.input_size() < 2 || node.input(0).empty() || node.output_size() < 1) {
+    return "it lacks a data or weight input, or an output";
+  }
   if (conv || transposed) {
     if (transposed && site.before) {
       return "a BN before a ConvTranspose cannot be folded exactly (its border outputs see "

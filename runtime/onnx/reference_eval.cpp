@@ -157,7 +157,11 @@ Tensor64 reshape(const pb::NodeProto& node, const Tensor64& x, const Tensor64& s
   const bool allow_zero = int_attribute(node, "allowzero", 0) != 0;
   for (std::size_t i = 0; i < shape.values.size(); ++i) {
     auto d = static_cast<std::int64_t>(shape.values[i]);
-    if (d == 0 && !allow_zero) d = x.dims.at(i);
+    if (d == 0 && !allow_zero) {
+      if (i >= x.rank()) eval_error(node, "Reshape copies a dim the input lacks");
+      d = x.dims[i];
+    }
+    if (d < -1 || (d == -1 && unknown >= 0)) eval_error(node, "invalid Reshape target");
     if (d == -1) {
       unknown = static_cast<std::int64_t>(i);
       d = 1;
@@ -166,7 +170,10 @@ Tensor64 reshape(const pb::NodeProto& node, const Tensor64& x, const Tensor64& s
     }
     dims.push_back(d);
   }
-  if (unknown >= 0) dims[static_cast<std::size_t>(unknown)] = product(x.dims) / known;
+  if (unknown >= 0) {
+    if (known == 0) eval_error(node, "invalid Reshape target");
+    dims[static_cast<std::size_t>(unknown)] = product(x.dims) / known;
+  }
   if (product(dims) != product(x.dims)) eval_error(node, "Reshape changes the element count");
   return {dims, x.values};
 }
@@ -184,6 +191,7 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
   auto binary = [&](auto fn) { return std::vector<Tensor64>{broadcast(input(0), input(1), fn)}; };
   if (op == "Conv" || op == "ConvTranspose") {
     const Tensor64& w = input(1);
+    if (w.rank() < 3 || input(0).rank() != w.rank()) eval_error(node, "input and weight ranks");
     const std::vector<std::int64_t> kernel(w.dims.begin() + 2, w.dims.end());
     const Spatial s = spatial_geometry(node, input(0), kernel, op == "ConvTranspose");
     ConvGeometry g{
@@ -198,6 +206,7 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
   }
   if (op == "MatMul") return {matmul(input(0), input(1))};
   if (op == "BatchNormalization") {
+    if (input(0).rank() < 2) eval_error(node, "input has no channel dim");
     return {batch_norm(input(0), input(1).values, input(2).values, input(3).values, input(4).values,
                        float_attribute(node, "epsilon", 1e-5f))};
   }
@@ -235,15 +244,18 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
   if (op == "Identity" || op == "Dropout") return {input(0)};
   if (op == "Flatten") {
     const Tensor64& x = input(0);
-    const std::int64_t axis = int_attribute(node, "axis", 1);
-    const auto a =
-        static_cast<std::size_t>(axis < 0 ? axis + static_cast<std::int64_t>(x.rank()) : axis);
+    std::int64_t axis = int_attribute(node, "axis", 1);
+    if (axis < 0) axis += static_cast<std::int64_t>(x.rank());
+    if (axis < 0 || axis > static_cast<std::int64_t>(x.rank()))
+      eval_error(node, "axis out of range");
+    const auto a = static_cast<std::size_t>(axis);
     return {Tensor64{{product(x.dims, 0, a), product(x.dims, a)}, x.values}};
   }
   if (op == "Reshape") return {reshape(node, input(0), input(1))};
   if (op == "Concat") {
     std::vector<const Tensor64*> parts;
     for (std::size_t i = 0; i < in.size(); ++i) parts.push_back(&input(i));
+    if (parts.empty()) eval_error(node, "no inputs");
     return {concat(parts, normalize_axis(node, int_attribute(node, "axis", 0), input(0).rank()))};
   }
   if (op == "GlobalAveragePool" || op == "GlobalMaxPool") {
@@ -377,7 +389,12 @@ std::vector<Tensor64> ReferenceEvaluator::run(
     }
   }
   std::vector<Tensor64> outputs;
-  for (const auto& output : graph.output()) outputs.push_back(*value(output.name()));
+  for (const auto& output : graph.output()) {
+    const Tensor64* result = value(output.name());
+    if (result == nullptr)
+      throw Error(ErrorCode::invalid_model, "verify: a graph output has no name");
+    outputs.push_back(*result);
+  }
   return outputs;
 }
 

@@ -49,11 +49,29 @@ std::int64_t product(const std::vector<std::int64_t>& dims, std::size_t from, st
   return p;
 }
 
+std::int64_t checked_count(const std::vector<std::int64_t>& dims) {
+  std::int64_t count = 1;
+  for (const std::int64_t d : dims) {
+    if (d < 0 || __builtin_mul_overflow(count, d, &count) || count > kMaxEvaluatedElements) {
+      throw Error(ErrorCode::unsupported, "verify: a tensor of dims larger than " +
+                                              std::to_string(kMaxEvaluatedElements) +
+                                              " elements is not evaluated");
+    }
+  }
+  return count;
+}
+
 Tensor64 conv(const Tensor64& x, const Tensor64& w, const std::vector<double>& b,
               const ConvGeometry& g) {
+  if (w.rank() < 3 || x.rank() != w.rank() || g.group < 1 || w.dim(0) % g.group != 0) {
+    shape_error("Conv input, weight and group do not fit together");
+  }
   const std::int64_t batch = x.dim(0), channels = x.dim(1), out_channels = w.dim(0);
   const std::int64_t group_in = w.dim(1), group_out = out_channels / g.group;
   if (group_in * g.group != channels) shape_error("Conv input channels do not match the weight");
+  if (!b.empty() && static_cast<std::int64_t>(b.size()) != out_channels) {
+    shape_error("Conv bias length differs from the output channels");
+  }
   const std::vector<std::int64_t> in_spatial(x.dims.begin() + 2, x.dims.end());
   const auto in = pad3(in_spatial, 1), out = pad3(g.output, 1);
   const auto kernel = pad3(std::vector<std::int64_t>(w.dims.begin() + 2, w.dims.end()), 1);
@@ -64,7 +82,7 @@ Tensor64 conv(const Tensor64& x, const Tensor64& w, const std::vector<double>& b
   y.dims.insert(y.dims.end(), g.output.begin(), g.output.end());
   const std::int64_t in_plane = in[0] * in[1] * in[2], out_plane = out[0] * out[1] * out[2];
   const std::int64_t taps = kernel[0] * kernel[1] * kernel[2];
-  y.values.assign(static_cast<std::size_t>(batch * out_channels * out_plane), 0.0);
+  y.values.assign(static_cast<std::size_t>(checked_count(y.dims)), 0.0);
   tbb::parallel_for(std::int64_t{0}, batch * out_channels, [&](std::int64_t job) {
     const std::int64_t n = job / out_channels, oc = job % out_channels, grp = oc / group_out;
     double* dst = &y.values[static_cast<std::size_t>(job * out_plane)];
@@ -101,10 +119,16 @@ Tensor64 conv(const Tensor64& x, const Tensor64& w, const std::vector<double>& b
 
 Tensor64 conv_transpose(const Tensor64& x, const Tensor64& w, const std::vector<double>& b,
                         const ConvGeometry& g) {
+  if (w.rank() < 3 || x.rank() != w.rank() || g.group < 1 || x.dim(1) % g.group != 0) {
+    shape_error("ConvTranspose input, weight and group do not fit together");
+  }
   const std::int64_t batch = x.dim(0), channels = x.dim(1);
   const std::int64_t group_in = channels / g.group, group_out = w.dim(1);
   const std::int64_t out_channels = group_out * g.group;
   if (w.dim(0) != channels) shape_error("ConvTranspose input channels do not match the weight");
+  if (!b.empty() && static_cast<std::int64_t>(b.size()) != out_channels) {
+    shape_error("ConvTranspose bias length differs from the output channels");
+  }
   const auto in = pad3(std::vector<std::int64_t>(x.dims.begin() + 2, x.dims.end()), 1);
   const auto out = pad3(g.output, 1);
   const auto kernel = pad3(std::vector<std::int64_t>(w.dims.begin() + 2, w.dims.end()), 1);
@@ -115,7 +139,7 @@ Tensor64 conv_transpose(const Tensor64& x, const Tensor64& w, const std::vector<
   y.dims.insert(y.dims.end(), g.output.begin(), g.output.end());
   const std::int64_t in_plane = in[0] * in[1] * in[2], out_plane = out[0] * out[1] * out[2];
   const std::int64_t taps = kernel[0] * kernel[1] * kernel[2];
-  y.values.assign(static_cast<std::size_t>(batch * out_channels * out_plane), 0.0);
+  y.values.assign(static_cast<std::size_t>(checked_count(y.dims)), 0.0);
   // Gather form, parallel over output planes: o = i * stride - pad + k * dilation.
   tbb::parallel_for(std::int64_t{0}, batch * out_channels, [&](std::int64_t job) {
     const std::int64_t n = job / out_channels, oc = job % out_channels;
@@ -157,7 +181,7 @@ Tensor64 gemm(const Tensor64& a, const Tensor64& b, const Tensor64* c, double al
   const std::int64_t m = trans_a ? a.dim(1) : a.dim(0), k = trans_a ? a.dim(0) : a.dim(1);
   const std::int64_t n = trans_b ? b.dim(0) : b.dim(1);
   if ((trans_b ? b.dim(1) : b.dim(0)) != k) shape_error("Gemm inner dims differ");
-  Tensor64 y{{m, n}, std::vector<double>(static_cast<std::size_t>(m * n), 0.0)};
+  Tensor64 y{{m, n}, std::vector<double>(static_cast<std::size_t>(checked_count({m, n})), 0.0)};
   for (std::int64_t i = 0; i < m; ++i) {
     for (std::int64_t j = 0; j < n; ++j) {
       double sum = 0;
@@ -179,6 +203,7 @@ Tensor64 gemm(const Tensor64& a, const Tensor64& b, const Tensor64* c, double al
 }
 
 Tensor64 matmul(const Tensor64& a_in, const Tensor64& b_in) {
+  if (a_in.rank() == 0 || b_in.rank() == 0) shape_error("MatMul of a scalar");
   Tensor64 a = a_in, b = b_in;
   const bool a_vector = a.rank() == 1, b_vector = b.rank() == 1;
   if (a_vector) a.dims.insert(a.dims.begin(), 1);
@@ -204,7 +229,7 @@ Tensor64 matmul(const Tensor64& a_in, const Tensor64& b_in) {
   if (!a_vector) y.dims.push_back(m);
   if (!b_vector) y.dims.push_back(n);
   const std::int64_t batches = product(batch);
-  y.values.assign(static_cast<std::size_t>(batches * m * n), 0.0);
+  y.values.assign(static_cast<std::size_t>(checked_count(y.dims)), 0.0);
   for (std::int64_t t = 0; t < batches; ++t) {
     std::int64_t a_offset = 0, b_offset = 0, rest = t, a_stride = 1, b_stride = 1;
     for (std::size_t i = batch_rank; i-- > 0;) {
@@ -238,7 +263,7 @@ Tensor64 broadcast(const Tensor64& a, const Tensor64& b,
     if (da[i] != db[i] && da[i] != 1 && db[i] != 1) shape_error("operands do not broadcast");
     dims[i] = std::max(da[i], db[i]);
   }
-  Tensor64 y{dims, std::vector<double>(static_cast<std::size_t>(product(dims)))};
+  Tensor64 y{dims, std::vector<double>(static_cast<std::size_t>(checked_count(dims)))};
   std::vector<std::int64_t> index(rank, 0);
   for (std::size_t flat = 0; flat < y.values.size(); ++flat) {
     std::int64_t ia = 0, ib = 0;
@@ -265,7 +290,8 @@ Tensor64 map(const Tensor64& x, const std::function<double(double)>& op) {
 Tensor64 batch_norm(const Tensor64& x, const std::vector<double>& scale,
                     const std::vector<double>& bias, const std::vector<double>& mean,
                     const std::vector<double>& var, double eps) {
-  if (x.rank() < 2 || static_cast<std::size_t>(x.dim(1)) != scale.size()) {
+  if (x.rank() < 2 || static_cast<std::size_t>(x.dim(1)) != scale.size() ||
+      bias.size() != scale.size() || mean.size() != scale.size() || var.size() != scale.size()) {
     shape_error("BatchNormalization parameters do not match the input's channels");
   }
   Tensor64 y = x;
@@ -291,7 +317,7 @@ Tensor64 pool(const Tensor64& x, const PoolGeometry& g, double start, Reduce red
   y.dims.insert(y.dims.end(), g.output.begin(), g.output.end());
   const std::int64_t planes = x.dim(0) * x.dim(1);
   const std::int64_t in_plane = in[0] * in[1] * in[2], out_plane = out[0] * out[1] * out[2];
-  y.values.resize(static_cast<std::size_t>(planes * out_plane));
+  y.values.resize(static_cast<std::size_t>(checked_count(y.dims)));
   for (std::int64_t p = 0; p < planes; ++p) {
     const double* src = &x.values[static_cast<std::size_t>(p * in_plane)];
     for (std::int64_t o0 = 0; o0 < out[0]; ++o0) {
@@ -341,6 +367,7 @@ Tensor64 average_pool(const Tensor64& x, const PoolGeometry& g) {
 }
 
 Tensor64 global_pool(const Tensor64& x, bool max) {
+  if (x.rank() < 3) shape_error("global pooling needs spatial dims");
   const std::int64_t planes = x.dim(0) * x.dim(1), inner = product(x.dims, 2);
   Tensor64 y;
   y.dims = {x.dim(0), x.dim(1)};
@@ -356,6 +383,7 @@ Tensor64 global_pool(const Tensor64& x, bool max) {
 }
 
 Tensor64 concat(const std::vector<const Tensor64*>& inputs, std::int64_t axis) {
+  if (inputs.empty()) shape_error("Concat without inputs");
   const Tensor64& first = *inputs.front();
   const auto a = static_cast<std::size_t>(axis);
   Tensor64 y;
@@ -363,10 +391,13 @@ Tensor64 concat(const std::vector<const Tensor64*>& inputs, std::int64_t axis) {
   y.dims[a] = 0;
   for (const Tensor64* input : inputs) {
     if (input->rank() != first.rank()) shape_error("Concat inputs differ in rank");
+    for (std::size_t d = 0; d < first.rank(); ++d) {
+      if (d != a && input->dims[d] != first.dims[d]) shape_error("Concat inputs differ in shape");
+    }
     y.dims[a] += input->dims[a];
   }
   const std::int64_t outer = product(first.dims, 0, a), inner = product(first.dims, a + 1);
-  y.values.reserve(static_cast<std::size_t>(product(y.dims)));
+  y.values.reserve(static_cast<std::size_t>(checked_count(y.dims)));
   for (std::int64_t o = 0; o < outer; ++o) {
     for (const Tensor64* input : inputs) {
       const std::int64_t chunk = input->dims[a] * inner;

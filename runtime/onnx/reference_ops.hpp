@@ -21,6 +21,14 @@ struct Tensor64 {
 std::int64_t product(const std::vector<std::int64_t>& dims, std::size_t from = 0,
                      std::size_t to = SIZE_MAX);
 
+/// Tensors larger than this are not evaluated (1 GiB of doubles): verification of a model with
+/// such activations is skipped rather than exhausting memory.
+inline constexpr std::int64_t kMaxEvaluatedElements = std::int64_t{1} << 27;
+
+/// The element count of `dims`; throws Error(unsupported) when a dim is negative or the count
+/// exceeds kMaxEvaluatedElements.
+std::int64_t checked_count(const std::vector<std::int64_t>& dims);
+
 /// Convolution geometry per spatial dim (1 to 3 of them).
 struct ConvGeometry {
   std::int64_t group = 1;

@@ -54,13 +54,30 @@ VerifyResult verify(const Model& original, const Model& folded, const VerifyOpti
     std::unordered_map<std::string, detail::Tensor64> feeds;
     for (const auto& input : before.inputs(options.free_dim)) {
       detail::Tensor64 tensor{input.dims, {}};
-      tensor.values.resize(static_cast<std::size_t>(detail::product(input.dims)));
+      try {
+        tensor.values.resize(static_cast<std::size_t>(detail::checked_count(input.dims)));
+      } catch (const Error& e) {
+        result.message = "graph input '" + input.name + "': " + e.what();
+        return result;
+      }
       // Values exact in every float type (multiples of 2^-8 in [-1, 1]).
       for (double& v : tensor.values) v = std::round(uniform(rng) * 256) / 256;
       feeds.emplace(input.name, std::move(tensor));
     }
-    const auto want = before.run(feeds);
-    const auto got = after.run(feeds);
+    std::vector<detail::Tensor64> want, got;
+    try {
+      want = before.run(feeds);
+    } catch (const Error& e) {
+      result.message = std::string("the original model cannot be evaluated: ") + e.what();
+      return result;
+    }
+    try {
+      got = after.run(feeds);
+    } catch (const Error& e) {
+      result.ran = true;
+      result.message = std::string("the folded model cannot be evaluated: ") + e.what();
+      return result;
+    }
     if (want.size() != got.size()) {
       result.message = "the models have different numbers of outputs";
       return result;

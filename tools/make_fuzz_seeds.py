@@ -1,0 +1,109 @@
+#!/usr/bin/python3
+"""Seed corpus for the `bnrt fold` fuzzer (tests/fuzz/corpus/): small models that reach every
+fold rule, so mutations start from inputs the pass takes seriously.
+
+Needs Debian's python3-onnx and numpy:  /usr/bin/python3 tools/make_fuzz_seeds.py
+"""
+
+import os
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fuzz", "corpus")
+rng = np.random.default_rng(7)
+
+
+def t(name, shape, dtype=np.float32, lo=-1.0, hi=1.0):
+    return numpy_helper.from_array(rng.uniform(lo, hi, shape).astype(dtype), name)
+
+
+def bn_params(prefix, c, dtype=np.float32):
+    return [t(prefix + ".s", [c], dtype), t(prefix + ".b", [c], dtype), t(prefix + ".m", [c], dtype),
+            t(prefix + ".v", [c], dtype, 0.2, 2.0)]
+
+
+def bn(prefix, x, c, out, dtype=np.float32, **attrs):
+    params = bn_params(prefix, c, dtype)
+    node = helper.make_node("BatchNormalization", [x] + [p.name for p in params], [out], name=prefix,
+                            **attrs)
+    return node, params
+
+
+def model(nodes, inits, inputs, outputs, opset=13, elem=TensorProto.FLOAT):
+    graph = helper.make_graph(nodes, "seed",
+                              [helper.make_tensor_value_info(n, elem, s) for n, s in inputs],
+                              [helper.make_tensor_value_info(n, elem, s) for n, s in outputs], inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 7
+    return m
+
+
+def save(name, m):
+    with open(os.path.join(OUT, name + ".onnx"), "wb") as f:
+        f.write(m.SerializeToString())
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    # Conv + BN + Relu, and BN before an unpadded conv.
+    b1, p1 = bn("bn1", "c", 4, "y1")
+    b2, p2 = bn("keep_me", "y1", 4, "y2")
+    save("conv_bn", model(
+        [helper.make_node("Conv", ["x", "w", "cb"], ["c"], name="conv", pads=[1, 1, 1, 1]), b1, b2,
+         helper.make_node("Conv", ["y2", "w2"], ["y"], name="conv2")],
+        [t("w", [4, 3, 3, 3]), t("cb", [4]), t("w2", [2, 4, 1, 1])] + p1 + p2,
+        [("x", [1, 3, 5, 5])], [("y", [1, 2, 5, 5])]))
+    # Grouped ConvTranspose + BN.
+    b, p = bn("bn", "c", 6, "y")
+    save("convt_bn", model([helper.make_node("ConvTranspose", ["x", "w"], ["c"], name="ct", group=2,
+                                             strides=[2, 2]), b],
+                           [t("w", [4, 3, 2, 2])] + p, [("x", [1, 4, 3, 3])], [("y", [1, 6, 6, 6])]))
+    # Gemm with alpha / beta / scalar C, MatMul, and BN before a Gemm.
+    b1, p1 = bn("bn1", "g", 5, "h")
+    b2, p2 = bn("bn2", "m", 3, "k")
+    save("gemm_matmul_bn", model(
+        [helper.make_node("Gemm", ["x", "w", "c"], ["g"], name="gemm", alpha=0.5, beta=2.0, transB=1),
+         b1, helper.make_node("MatMul", ["h", "w2"], ["m"], name="mm"), b2,
+         helper.make_node("Gemm", ["k", "w3"], ["y"], name="gemm2")],
+        [t("w", [5, 4]), numpy_helper.from_array(np.array(0.5, np.float32), "c"), t("w2", [5, 3]),
+         t("w3", [3, 2])] + p1 + p2, [("x", [2, 4])], [("y", [2, 2])]))
+    # float16 conv whose BN overflows fp16.
+    p = bn_params("bn", 2, np.float16)
+    p[3] = numpy_helper.from_array(np.array([1.0, 0.0], np.float16), "bn.v")
+    save("fp16_overflow", model(
+        [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
+         helper.make_node("BatchNormalization", ["c"] + [q.name for q in p], ["y"], name="bn",
+                          epsilon=1e-12)],
+        [t("w", [2, 1, 1, 1], np.float16)] + p, [("x", [1, 1, 2, 2])], [("y", [1, 2, 2, 2])],
+        elem=TensorProto.FLOAT16))
+    # BN inside an If branch, with weights from a Constant node.
+    b, p = bn("inner_bn", "ic", 2, "iy")
+    branch = helper.make_graph(
+        [helper.make_node("Constant", [], ["iw"], value=t("iw", [2, 2, 1, 1])),
+         helper.make_node("Conv", ["x", "iw"], ["ic"], name="inner_conv"), b], "branch", [],
+        [helper.make_tensor_value_info("iy", TensorProto.FLOAT, [1, 2, 2, 2])], p)
+    graph = helper.make_graph(
+        [helper.make_node("If", ["cond"], ["y"], name="if", then_branch=branch, else_branch=branch)],
+        "seed", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 2, 2]),
+                 helper.make_tensor_value_info("cond", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 2, 2])])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 7
+    save("subgraph_bn", m)
+    # BN-7 with spatial = 0, and a training-mode BN-14.
+    b, p = bn("bn", "c", 2, "y", spatial=0)
+    save("bn7_spatial0", model([helper.make_node("Conv", ["x", "w"], ["c"], name="conv"), b],
+                               [t("w", [2, 2, 1, 1])] + p, [("x", [1, 2, 2, 2])],
+                               [("y", [1, 2, 2, 2])], opset=7))
+    p = bn_params("bn", 2)
+    save("bn14_training", model(
+        [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
+         helper.make_node("BatchNormalization", ["c"] + [q.name for q in p], ["y", "rm", "rv"],
+                          name="bn", training_mode=1)],
+        [t("w", [2, 2, 1, 1])] + p, [("x", [1, 2, 2, 2])], [("y", [1, 2, 2, 2])], opset=14))
+
+
+if __name__ == "__main__":
+    main()
