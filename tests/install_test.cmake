@@ -23,3 +23,8 @@ run_step("configure consumer" ${CMAKE_COMMAND} -S "${SOURCE_DIR}/tests/install_c
 run_step("build consumer" ${CMAKE_COMMAND} --build "${WORK_DIR}/build")
 run_step("run consumer" "${WORK_DIR}/build/consumer")
 message(STATUS "${step_output}")
+if(EXISTS "${WORK_DIR}/build/onnx_consumer")
+  run_step("run onnx consumer" "${WORK_DIR}/build/onnx_consumer"
+           "${SOURCE_DIR}/tools/example/small_cnn.onnx")
+  message(STATUS "${step_output}")
+endif()
