@@ -5,6 +5,7 @@
 #include "bnrt/batch_norm.hpp"
 #include "bnrt/batch_norm_params.hpp"
 #include "bnrt/batch_stats.hpp"
+#include "bnrt/conv_bn_act.hpp"
 #include "bnrt/error.hpp"
 #include "bnrt/fold.hpp"
 #include "bnrt/isa.hpp"

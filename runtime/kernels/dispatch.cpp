@@ -1,6 +1,7 @@
 // Maps an ISA to its kernel tables. Baseline code: it only takes addresses of functions that
 // live in the per-ISA units, and callers only pass an ISA the CPU supports.
 #include "affine_kernels.hpp"
+#include "conv_kernels.hpp"
 #include "fold_row_kernels.hpp"
 #include "moments_kernels.hpp"
 
@@ -46,6 +47,12 @@ const MomentsKernelTable& moments_kernels(Isa isa) noexcept {
 const FoldRowKernels& fold_row_kernels(Isa isa) noexcept {
   static constexpr Family<FoldRowKernels> kFamily{&fold_row_kernels_avx512, &fold_row_kernels_avx2,
                                                   &fold_row_kernels_sse2, &fold_row_kernels_scalar};
+  return kFamily(isa);
+}
+
+const ConvKernelTable& conv_kernels(Isa isa) noexcept {
+  static constexpr Family<ConvKernelTable> kFamily{&conv_kernels_avx512, &conv_kernels_avx2,
+                                                   &conv_kernels_sse2, &conv_kernels_scalar};
   return kFamily(isa);
 }
 

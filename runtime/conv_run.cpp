@@ -1,0 +1,215 @@
+// ConvBnAct::run: check the tensors, then per image cut the output into tiles and hand them to
+// the kernel chosen at create, over oneTBB. Every output element is computed by one kernel
+// call in one fixed order, so results are bitwise identical for any thread count.
+#include <algorithm>
+#include <string>
+
+#include "bnrt/conv_bn_act.hpp"
+#include "conv_state.hpp"
+#include "errors.hpp"
+#include "parallel.hpp"
+#include "tensor_checks.hpp"
+
+namespace bnrt {
+namespace {
+
+constexpr std::string_view kOp = "conv_bn_act";
+/// Below this many multiply-adds a task is not worth spawning (a few microseconds of work).
+constexpr std::size_t kMinMacsPerChunk = std::size_t{1} << 18;
+
+std::size_t chunk_count(std::size_t units, std::size_t macs, int max_threads) {
+  const std::size_t by_work = std::max<std::size_t>(1, macs / kMinMacsPerChunk);
+  if (by_work < 2 || units < 2) return 1;
+  const auto threads = static_cast<std::size_t>(detail::usable_threads(max_threads));
+  return std::min({threads, units, by_work});
+}
+
+/// dims in the layout's order -> (n, c, h, w).
+struct Dims4 {
+  std::int64_t n, c, h, w;
+};
+Dims4 dims_of(const ConstTensor& t) {
+  if (t.layout == Layout::nhwc) return {t.dims[0], t.dims[3], t.dims[1], t.dims[2]};
+  return {t.dims[0], t.dims[1], t.dims[2], t.dims[3]};
+}
+
+std::string dims_text(std::int64_t c, std::int64_t h, std::int64_t w, Layout layout) {
+  const auto s = [](std::int64_t v) { return std::to_string(v); };
+  return layout == Layout::nhwc ? "{N, " + s(h) + ", " + s(w) + ", " + s(c) + "}"
+                                : "{N, " + s(c) + ", " + s(h) + ", " + s(w) + "}";
+}
+
+void check_dims(std::string_view name, const ConstTensor& t, Layout layout, std::int64_t c,
+                std::int64_t h, std::int64_t w) {
+  if (t.layout != layout) {
+    detail::fail(ErrorCode::shape_mismatch, kOp,
+                 std::string(name) + " layout is " + std::string(layout_name(t.layout)) +
+                     " but the op was created for " + std::string(layout_name(layout)));
+  }
+  detail::check_tensor(kOp, name, t, static_cast<std::size_t>(c));
+  const Dims4 d = dims_of(t);
+  if (d.h != h || d.w != w) {
+    detail::fail(ErrorCode::shape_mismatch, kOp,
+                 std::string(name) + " is " + detail::describe_shape(t) + " but the op needs " +
+                     dims_text(c, h, w, layout));
+  }
+}
+
+bool ranges_overlap(const void* a, std::size_t a_bytes, const void* b, std::size_t b_bytes) {
+  const auto pa = reinterpret_cast<std::uintptr_t>(a), pb = reinterpret_cast<std::uintptr_t>(b);
+  return a_bytes != 0 && b_bytes != 0 && pa < pb + b_bytes && pb < pa + a_bytes;
+}
+
+/// NCHW image [C][H*W] -> NHWC [H*W][C], in 16 x 16 blocks so both sides stay in cache.
+void transpose_to_nhwc(const float* src, float* dst, std::size_t channels, std::size_t pixels,
+                       int max_threads) {
+  constexpr std::size_t kBlock = 16;
+  const std::size_t pixel_blocks = (pixels + kBlock - 1) / kBlock;
+  const std::size_t chunks = chunk_count(pixel_blocks, channels * pixels / 4, max_threads);
+  detail::parallel_ranges(pixel_blocks, chunks, 1, 0, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t pb = begin; pb < end; ++pb) {
+      const std::size_t p0 = pb * kBlock, p1 = std::min(pixels, p0 + kBlock);
+      for (std::size_t c0 = 0; c0 < channels; c0 += kBlock) {
+        const std::size_t c1 = std::min(channels, c0 + kBlock);
+        for (std::size_t p = p0; p < p1; ++p) {
+          for (std::size_t c = c0; c < c1; ++c) dst[p * channels + c] = src[c * pixels + p];
+        }
+      }
+    }
+  });
+}
+
+/// Output addressing of one image: element (pixel p, channel c) at p * pixel + c * channel.
+struct ImageOutput {
+  float* dst;
+  const float* residual;
+  std::size_t pixel_stride, channel_stride;
+
+  kernels::TileOutput at(std::size_t pixel, std::size_t channel,
+                         const kernels::ConvEpilogue* epilogue) const {
+    const std::size_t offset = pixel * pixel_stride + channel * channel_stride;
+    return {dst + offset, residual ? residual + offset : nullptr, pixel_stride, channel_stride,
+            epilogue};
+  }
+};
+
+void run_gemm(const detail::ConvBnActState& s, const float* image, const ImageOutput& out) {
+  const kernels::ConvKernelTable& k = *s.kernels;
+  const std::size_t mr = k.gemm_rows, nr = k.gemm_cols;
+  const std::size_t pixels = s.out_h * s.out_w;
+  const std::size_t tiles = (pixels + mr - 1) / mr;
+  const std::size_t blocks = static_cast<std::size_t>(s.desc.groups) * s.blocks_per_group;
+  const std::size_t units = blocks * tiles;
+  const std::size_t chunks =
+      chunk_count(units, static_cast<std::size_t>(s.macs_per_image), s.options.max_threads);
+  // Units run block-major: one block of packed weights stays in cache while the tiles of
+  // pixels stream past it; two threads split the blocks (or a block's tiles) between them.
+  detail::parallel_ranges(units, chunks, 1, 0, [&](std::size_t begin, std::size_t end) {
+    kernels::GemmTileArgs a;
+    a.geometry = &s.geometry;
+    a.zero_row = s.zero_row.data();
+    a.k_per_tap = s.in_per_group;
+    for (std::size_t u = begin; u < end; ++u) {
+      const std::size_t block = u / tiles, tile = u % tiles;
+      const std::size_t group = block / s.blocks_per_group, b = block % s.blocks_per_group;
+      const std::size_t oc = group * s.out_per_group + b * nr;
+      a.image = image + group * s.in_per_group;
+      a.weights = s.packed_weights.data() + block * s.block_weight_floats;
+      a.bias = s.packed_bias.data() + block * nr;
+      a.pixel_begin = tile * mr;
+      a.rows = std::min(mr, pixels - a.pixel_begin);
+      a.cols = std::min(nr, s.out_per_group - b * nr);
+      a.out = out.at(a.pixel_begin, oc, &s.epilogue);
+      k.gemm(a);
+    }
+  });
+}
+
+void run_depthwise(const detail::ConvBnActState& s, const float* image, const ImageOutput& out) {
+  const kernels::ConvKernelTable& k = *s.kernels;
+  const std::size_t channels = static_cast<std::size_t>(s.desc.out_channels);
+  const std::size_t channel_blocks = (channels + k.lanes - 1) / k.lanes;
+  const std::size_t units = s.out_h * channel_blocks;
+  const std::size_t chunks =
+      chunk_count(units, static_cast<std::size_t>(s.macs_per_image), s.options.max_threads);
+  detail::parallel_ranges(units, chunks, 1, 0, [&](std::size_t begin, std::size_t end) {
+    kernels::DepthwiseRowArgs a;
+    a.geometry = &s.geometry;
+    a.weight_tap_stride = s.padded_channels;
+    for (std::size_t u = begin; u < end; ++u) {
+      const std::size_t row = u / channel_blocks, c0 = (u % channel_blocks) * k.lanes;
+      a.image = image + c0;
+      a.weights = s.packed_weights.data() + c0;
+      a.bias = s.packed_bias.data() + c0;
+      a.out_row = row;
+      a.cols = std::min(k.lanes, channels - c0);
+      a.out = out.at(row * s.out_w, c0, &s.epilogue);
+      k.depthwise(a);
+    }
+  });
+}
+
+}  // namespace
+
+void ConvBnAct::run(ConstTensor src, MutableTensor dst) { run_checked(src, nullptr, dst); }
+
+void ConvBnAct::run(ConstTensor src, ConstTensor residual, MutableTensor dst) {
+  run_checked(src, &residual, dst);
+}
+
+void ConvBnAct::run_checked(ConstTensor src, const ConstTensor* residual, MutableTensor dst) {
+  const detail::ConvBnActState& s = *state_;
+  const Conv2dDesc& d = s.desc;
+  const Layout layout = s.options.layout;
+  if (s.options.residual && residual == nullptr) {
+    detail::fail(ErrorCode::invalid_argument, kOp,
+                 "the op was created with residual = true; pass the residual tensor");
+  }
+  if (!s.options.residual && residual != nullptr) {
+    detail::fail(ErrorCode::invalid_argument, kOp,
+                 "the op was created with residual = false but a residual tensor was passed");
+  }
+  check_dims("src", src, layout, d.in_channels, d.input_h, d.input_w);
+  check_dims("dst", dst, layout, d.out_channels, static_cast<std::int64_t>(s.out_h),
+             static_cast<std::int64_t>(s.out_w));
+  const std::int64_t batch = src.dims[0];
+  if (dst.dims[0] != batch) {
+    detail::fail(ErrorCode::shape_mismatch, kOp,
+                 "dst batch " + std::to_string(dst.dims[0]) + " differs from src batch " +
+                     std::to_string(batch));
+  }
+  const std::size_t in_image = static_cast<std::size_t>(d.in_channels * d.input_h * d.input_w);
+  const std::size_t out_image = static_cast<std::size_t>(d.out_channels) * s.out_h * s.out_w;
+  const std::size_t n = static_cast<std::size_t>(batch);
+  if (ranges_overlap(src.data, n * in_image * sizeof(float), dst.data,
+                     n * out_image * sizeof(float))) {
+    detail::fail(ErrorCode::overlap, kOp, "dst overlaps src (a convolution cannot run in place)");
+  }
+  if (residual != nullptr) {
+    detail::check_tensor(kOp, "residual", *residual, static_cast<std::size_t>(d.out_channels));
+    detail::check_same_shape(kOp, "dst", dst, "residual", *residual);
+    detail::check_no_partial_overlap(kOp, "dst", dst.data, "residual", residual->data,
+                                     n * out_image * sizeof(float));
+  }
+
+  const std::size_t pixels_out = s.out_h * s.out_w;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* image = src.data + i * in_image;
+    if (layout == Layout::nchw) {
+      transpose_to_nhwc(image, scratch_->nhwc_image.data(), static_cast<std::size_t>(d.in_channels),
+                        static_cast<std::size_t>(d.input_h * d.input_w), s.options.max_threads);
+      image = scratch_->nhwc_image.data();
+    }
+    ImageOutput out{dst.data + i * out_image,
+                    residual != nullptr ? residual->data + i * out_image : nullptr,
+                    layout == Layout::nhwc ? static_cast<std::size_t>(d.out_channels) : 1,
+                    layout == Layout::nhwc ? 1 : pixels_out};
+    if (s.algorithm == ConvAlgorithm::depthwise) {
+      run_depthwise(s, image, out);
+    } else {
+      run_gemm(s, image, out);
+    }
+  }
+}
+
+}  // namespace bnrt

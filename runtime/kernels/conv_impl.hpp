@@ -1,0 +1,220 @@
+// Convolution micro-kernel bodies, written once against the SimdOps / ScalarOps vocabulary and
+// instantiated per ISA by conv_<isa>.cpp. See conv_kernels.hpp for what each kernel computes.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <xsimd/xsimd.hpp>
+
+#include "conv_kernels.hpp"
+
+namespace bnrt::kernels {
+
+template <class Ops>
+struct ConvEpilogueOps {
+  using vec = typename Ops::vec;
+
+  /// The activation on one vector (NaN passes through every kind).
+  static vec activate(vec y, const ConvEpilogue& e) noexcept {
+    switch (e.kind) {
+      case ConvEpilogue::Kind::clamp:
+        if (e.clamp >= 1) y = Ops::max_bound(Ops::broadcast(e.lo), y);
+        if (e.clamp == 2) y = Ops::min_bound(Ops::broadcast(e.hi), y);
+        return y;
+      case ConvEpilogue::Kind::leaky_relu:
+        if constexpr (Ops::lanes == 1) {
+          return y < 0.0f ? y * e.negative_slope : y;
+        } else {
+          return xsimd::select(y < vec(0.0f), y * vec(e.negative_slope), y);
+        }
+      case ConvEpilogue::Kind::silu:
+        // y * sigmoid(y) = y / (1 + exp(-y)); exp overflow to +inf gives the right -0.
+        if constexpr (Ops::lanes == 1) {
+          return y / (1.0f + std::exp(-y));
+        } else {
+          return y / (vec(1.0f) + xsimd::exp(-y));
+        }
+    }
+    return y;
+  }
+
+  static float activate_scalar(float y, const ConvEpilogue& e) noexcept {
+    switch (e.kind) {
+      case ConvEpilogue::Kind::clamp:
+        if (e.clamp >= 1 && y < e.lo) y = e.lo;
+        if (e.clamp == 2 && y > e.hi) y = e.hi;
+        return y;
+      case ConvEpilogue::Kind::leaky_relu:
+        return y < 0.0f ? y * e.negative_slope : y;
+      case ConvEpilogue::Kind::silu:
+        return y / (1.0f + std::exp(-y));
+    }
+    return y;
+  }
+};
+
+/// Stores a tile of accumulators acc[m][v] (pixel m, channels v * lanes ...) after residual
+/// add and activation; only rows x cols elements are touched.
+template <class Ops, std::size_t MR, std::size_t NV>
+inline void store_tile(typename Ops::vec (&acc)[MR][NV], std::size_t rows, std::size_t cols,
+                       const TileOutput& out) noexcept {
+  using vec = typename Ops::vec;
+  using Epi = ConvEpilogueOps<Ops>;
+  constexpr std::size_t L = Ops::lanes;
+  const ConvEpilogue& e = *out.epilogue;
+  if (out.channel_stride == 1) {
+    for (std::size_t m = 0; m < rows; ++m) {
+      float* dst = out.dst + m * out.pixel_stride;
+      const float* res = out.residual ? out.residual + m * out.pixel_stride : nullptr;
+      for (std::size_t v = 0; v < NV && v * L < cols; ++v) {
+        const std::size_t n = cols - v * L < L ? cols - v * L : L;
+        vec y = acc[m][v];
+        if (res) y = y + (n == L ? Ops::load(res + v * L) : Ops::load_partial(res + v * L, n));
+        y = Epi::activate(y, e);
+        if (n == L) {
+          Ops::store(dst + v * L, y);
+        } else {
+          Ops::store_partial(dst + v * L, y, n);
+        }
+      }
+    }
+    return;
+  }
+  // Channels-first: stage the tile in L1, then write each channel's run of consecutive pixels.
+  alignas(64) float staged[MR][NV * L];
+  for (std::size_t m = 0; m < rows; ++m) {
+    for (std::size_t v = 0; v < NV; ++v) Ops::store(&staged[m][v * L], acc[m][v]);
+  }
+  for (std::size_t j = 0; j < cols; ++j) {
+    float* dst = out.dst + j * out.channel_stride;
+    const float* res = out.residual ? out.residual + j * out.channel_stride : nullptr;
+    for (std::size_t m = 0; m < rows; ++m) {
+      float y = staged[m][j];
+      if (res) y += res[m];
+      dst[m] = Epi::activate_scalar(y, e);
+    }
+  }
+}
+
+/// MR pixels x (NV * lanes) output channels; see GemmTileArgs.
+template <class Ops, std::size_t MR, std::size_t NV>
+void gemm_tile(const GemmTileArgs& a) noexcept {
+  using vec = typename Ops::vec;
+  constexpr std::size_t L = Ops::lanes;
+  const ConvGeometry& g = *a.geometry;
+
+  // Top-left input position of each pixel's receptive field (signed: padding goes negative).
+  // Rows past `rows` repeat the last valid pixel, so the loops below need no row checks.
+  std::ptrdiff_t ih0[MR], iw0[MR];
+  std::size_t oh = a.pixel_begin / g.out_w, ow = a.pixel_begin % g.out_w;
+  for (std::size_t m = 0; m < MR; ++m) {
+    ih0[m] = static_cast<std::ptrdiff_t>(oh * g.stride_h) - static_cast<std::ptrdiff_t>(g.pad_top);
+    iw0[m] = static_cast<std::ptrdiff_t>(ow * g.stride_w) - static_cast<std::ptrdiff_t>(g.pad_left);
+    if (m + 1 < a.rows && ++ow == g.out_w) {
+      ow = 0;
+      ++oh;
+    }
+  }
+
+  vec acc[MR][NV];
+  for (std::size_t v = 0; v < NV; ++v) {
+    const vec b = Ops::load(a.bias + v * L);
+    for (std::size_t m = 0; m < MR; ++m) acc[m][v] = b;
+  }
+
+  const std::size_t K = a.k_per_tap;
+  const float* w = a.weights;
+  for (std::size_t kh = 0; kh < g.kernel_h; ++kh) {
+    for (std::size_t kw = 0; kw < g.kernel_w; ++kw) {
+      const float* row[MR];
+      for (std::size_t m = 0; m < MR; ++m) {
+        const std::ptrdiff_t ih = ih0[m] + static_cast<std::ptrdiff_t>(kh * g.dilation_h);
+        const std::ptrdiff_t iw = iw0[m] + static_cast<std::ptrdiff_t>(kw * g.dilation_w);
+        const bool inside =
+            static_cast<std::size_t>(ih) < g.in_h && static_cast<std::size_t>(iw) < g.in_w;
+        row[m] =
+            inside
+                ? a.image + (static_cast<std::size_t>(ih) * g.in_w + static_cast<std::size_t>(iw)) *
+                                g.in_pixel_stride
+                : a.zero_row;
+      }
+      for (std::size_t k = 0; k < K; ++k) {
+        vec b[NV];
+#pragma GCC unroll 8
+        for (std::size_t v = 0; v < NV; ++v) b[v] = Ops::load(w + v * L);
+        w += NV * L;
+#pragma GCC unroll 16
+        for (std::size_t m = 0; m < MR; ++m) {
+          const vec x = Ops::broadcast(row[m][k]);
+#pragma GCC unroll 8
+          for (std::size_t v = 0; v < NV; ++v) acc[m][v] = Ops::fma(x, b[v], acc[m][v]);
+        }
+      }
+    }
+  }
+  store_tile<Ops, MR, NV>(acc, a.rows, a.cols, a.out);
+}
+
+/// One output row of a depthwise conv for `lanes` channels, MR pixels at a time.
+template <class Ops, std::size_t MR>
+void depthwise_row(const DepthwiseRowArgs& a) noexcept {
+  using vec = typename Ops::vec;
+  constexpr std::size_t L = Ops::lanes;
+  const ConvGeometry& g = *a.geometry;
+  const std::size_t C = g.in_pixel_stride;
+  const bool full = a.cols == L;
+  const auto load_x = [&](const float* p) {
+    return full ? Ops::load(p) : Ops::load_partial(p, a.cols);
+  };
+  const vec bias = Ops::load(a.bias);
+  const std::ptrdiff_t ih0 =
+      static_cast<std::ptrdiff_t>(a.out_row * g.stride_h) - static_cast<std::ptrdiff_t>(g.pad_top);
+
+  for (std::size_t ow0 = 0; ow0 < g.out_w; ow0 += MR) {
+    const std::size_t rows = g.out_w - ow0 < MR ? g.out_w - ow0 : MR;
+    vec acc[MR][1];
+    for (std::size_t m = 0; m < MR; ++m) acc[m][0] = bias;
+    const std::ptrdiff_t iw_first =
+        static_cast<std::ptrdiff_t>(ow0 * g.stride_w) - static_cast<std::ptrdiff_t>(g.pad_left);
+    const std::ptrdiff_t iw_last = static_cast<std::ptrdiff_t>((ow0 + rows - 1) * g.stride_w +
+                                                               (g.kernel_w - 1) * g.dilation_w) -
+                                   static_cast<std::ptrdiff_t>(g.pad_left);
+    const bool interior =
+        rows == MR && iw_first >= 0 && iw_last < static_cast<std::ptrdiff_t>(g.in_w);
+    for (std::size_t kh = 0; kh < g.kernel_h; ++kh) {
+      const std::ptrdiff_t ih = ih0 + static_cast<std::ptrdiff_t>(kh * g.dilation_h);
+      if (static_cast<std::size_t>(ih) >= g.in_h) continue;
+      const float* in_row = a.image + static_cast<std::size_t>(ih) * g.in_w * C;
+      for (std::size_t kw = 0; kw < g.kernel_w; ++kw) {
+        const vec w = Ops::load(a.weights + (kh * g.kernel_w + kw) * a.weight_tap_stride);
+        const std::ptrdiff_t iw = iw_first + static_cast<std::ptrdiff_t>(kw * g.dilation_w);
+        if (interior) {
+          const float* x = in_row + static_cast<std::size_t>(iw) * C;
+#pragma GCC unroll 16
+          for (std::size_t m = 0; m < MR; ++m) {
+            acc[m][0] = Ops::fma(load_x(x + m * g.stride_w * C), w, acc[m][0]);
+          }
+        } else {
+          for (std::size_t m = 0; m < rows; ++m) {
+            const std::ptrdiff_t col = iw + static_cast<std::ptrdiff_t>(m * g.stride_w);
+            if (static_cast<std::size_t>(col) >= g.in_w) continue;
+            acc[m][0] = Ops::fma(load_x(in_row + static_cast<std::size_t>(col) * C), w, acc[m][0]);
+          }
+        }
+      }
+    }
+    TileOutput out = a.out;
+    out.dst += ow0 * out.pixel_stride;
+    if (out.residual) out.residual += ow0 * out.pixel_stride;
+    store_tile<Ops, MR, 1>(acc, rows, a.cols, out);
+  }
+}
+
+/// The table for one ISA: MR x NV vectors of gemm tile, MR_DW pixels per depthwise step.
+template <class Ops, std::size_t MR, std::size_t NV, std::size_t MR_DW>
+constexpr ConvKernelTable make_conv_table() noexcept {
+  return {&gemm_tile<Ops, MR, NV>, &depthwise_row<Ops, MR_DW>, MR, NV * Ops::lanes, Ops::lanes};
+}
+
+}  // namespace bnrt::kernels

@@ -1,0 +1,96 @@
+// The convolution micro-kernels of ConvBnAct, as tables of plain function pointers, one per
+// ISA. Baseline header: no xsimd or -m flags here (see affine_kernels.hpp for why).
+//
+// Every kernel works on channels-last (NHWC) input and computes a register tile of output:
+// - gemm: MR output pixels x NR output channels of one group. For each kernel tap it points
+//   each pixel's row at the input pixel that tap reads (or at a row of zeros in the padding),
+//   then runs the dot products over the group's input channels: a GEMM whose A rows are
+//   gathered through pointers (an implicit GEMM; a 1x1 stride-1 conv is a plain GEMM).
+// - depthwise: one output row, vectorized over channels, a few pixels at a time.
+// Both start from the bias, and apply residual add and activation in registers before the only
+// store of each output element (channels-first output goes through an L1 staging tile).
+#pragma once
+
+#include <cstddef>
+
+#include "bnrt/isa.hpp"
+
+namespace bnrt::kernels {
+
+/// Spatial geometry of one convolution, in elements.
+struct ConvGeometry {
+  std::size_t in_h = 1, in_w = 1;
+  std::size_t in_pixel_stride = 1;  ///< floats between neighbouring input pixels (all channels)
+  std::size_t kernel_h = 1, kernel_w = 1;
+  std::size_t stride_h = 1, stride_w = 1;
+  std::size_t pad_top = 0, pad_left = 0;
+  std::size_t dilation_h = 1, dilation_w = 1;
+  std::size_t out_w = 1;
+};
+
+/// The activation applied last. Clamp bounds are applied per `clamp` (see ClampKind in
+/// affine_kernels.hpp: 0 none, 1 lower, 2 both).
+struct ConvEpilogue {
+  enum class Kind { clamp, leaky_relu, silu };
+  Kind kind = Kind::clamp;
+  int clamp = 0;
+  float lo = 0.0f, hi = 0.0f;
+  float negative_slope = 0.0f;
+};
+
+/// Where a tile's results go. dst (and residual, when not null) point at the tile's first
+/// pixel and first channel; element (pixel m, channel j) lives at m * pixel_stride +
+/// j * channel_stride. channel_stride == 1 is channels-last; otherwise pixel_stride must be 1
+/// (channels-first: a tile's pixels are consecutive within the output plane).
+struct TileOutput {
+  float* dst = nullptr;
+  const float* residual = nullptr;
+  std::size_t pixel_stride = 1;
+  std::size_t channel_stride = 1;
+  const ConvEpilogue* epilogue = nullptr;
+};
+
+struct GemmTileArgs {
+  const ConvGeometry* geometry = nullptr;
+  const float* image = nullptr;     ///< NHWC input image, offset to the group's first channel
+  const float* zero_row = nullptr;  ///< at least k_per_tap zeros: the padding
+  std::size_t k_per_tap = 0;        ///< input channels per group
+  const float* weights = nullptr;   ///< packed [kernel_h * kernel_w][k_per_tap][NR]
+  const float* bias = nullptr;      ///< NR entries
+  std::size_t pixel_begin = 0;      ///< flat index oh * out_w + ow of the tile's first pixel
+  std::size_t rows = 0;             ///< valid pixels, 1..MR
+  std::size_t cols = 0;             ///< valid output channels, 1..NR
+  TileOutput out;
+};
+
+struct DepthwiseRowArgs {
+  const ConvGeometry* geometry = nullptr;
+  const float* image = nullptr;    ///< NHWC input image, offset to channel c0
+  const float* weights = nullptr;  ///< packed [kernel_h * kernel_w][padded channels], at c0
+  std::size_t weight_tap_stride = 0;
+  const float* bias = nullptr;  ///< at c0
+  std::size_t out_row = 0;      ///< oh
+  std::size_t cols = 0;         ///< valid channels, 1..lanes
+  TileOutput out;               ///< at (oh, ow = 0, c0)
+};
+
+using GemmTileFn = void (*)(const GemmTileArgs& args) noexcept;
+using DepthwiseRowFn = void (*)(const DepthwiseRowArgs& args) noexcept;
+
+struct ConvKernelTable {
+  GemmTileFn gemm;
+  DepthwiseRowFn depthwise;
+  std::size_t gemm_rows;  ///< MR: output pixels per gemm tile
+  std::size_t gemm_cols;  ///< NR: output channels per gemm tile (a multiple of lanes)
+  std::size_t lanes;      ///< floats per vector; depthwise channels per call
+};
+
+/// The table for `isa`; the caller guarantees the CPU supports it.
+const ConvKernelTable& conv_kernels(Isa isa) noexcept;
+
+const ConvKernelTable& conv_kernels_scalar() noexcept;
+const ConvKernelTable& conv_kernels_sse2() noexcept;
+const ConvKernelTable& conv_kernels_avx2() noexcept;
+const ConvKernelTable& conv_kernels_avx512() noexcept;
+
+}  // namespace bnrt::kernels
