@@ -1,6 +1,7 @@
 // ConvBnAct::create: validate the description, fold the batch norm into the weights with the
 // fold library (double arithmetic, one rounding), choose the algorithm and pack the weights
 // for its kernel. Running lives in conv_run.cpp.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -155,21 +156,33 @@ void fold_weights(detail::ConvBnActState& s, std::span<const float> weight,
 }
 
 void pack_gemm(detail::ConvBnActState& s) {
-  const std::size_t nr = s.kernels->gemm_cols;
-  const std::size_t groups = static_cast<std::size_t>(s.desc.groups);
+  const std::size_t lanes = s.kernels->lanes, widest = s.kernels->gemm_vectors;
   const std::size_t icg = s.in_per_group, ocg = s.out_per_group, taps = s.taps;
-  s.blocks_per_group = (ocg + nr - 1) / nr;
-  s.block_weight_floats = taps * icg * nr;
-  s.packed_weights =
-      detail::AlignedBuffer<float>(groups * s.blocks_per_group * s.block_weight_floats);
-  s.packed_bias = detail::AlignedBuffer<float>(groups * s.blocks_per_group * nr);
+  // Blocks of the widest tile, then one tile just wide enough for the rest (e.g. 144
+  // channels on AVX-512: 64 + 64 + 16, rather than 3 x 64 with a third of the last padding).
+  std::size_t weight_offset = 0, bias_offset = 0;
+  for (std::size_t first = 0; first < ocg;) {
+    const std::size_t left_vectors = (ocg - first + lanes - 1) / lanes;
+    const std::size_t vectors = std::min(widest, left_vectors);
+    const std::size_t cols = std::min(vectors * lanes, ocg - first);
+    s.gemm_blocks.push_back({first, cols, vectors, weight_offset, bias_offset});
+    weight_offset += taps * icg * vectors * lanes;
+    bias_offset += vectors * lanes;
+    first += cols;
+  }
+  s.group_weight_floats = weight_offset;
+  s.group_bias_floats = bias_offset;
+  const std::size_t groups = static_cast<std::size_t>(s.desc.groups);
+  s.packed_weights = detail::AlignedBuffer<float>(groups * weight_offset);
+  s.packed_bias = detail::AlignedBuffer<float>(groups * bias_offset);
   for (std::size_t g = 0; g < groups; ++g) {
-    for (std::size_t b = 0; b < s.blocks_per_group; ++b) {
-      const std::size_t block = g * s.blocks_per_group + b;
-      float* packed = s.packed_weights.data() + block * s.block_weight_floats;
-      for (std::size_t j = 0; j < nr && b * nr + j < ocg; ++j) {
-        const std::size_t oc = g * ocg + b * nr + j;
-        s.packed_bias[block * nr + j] = s.folded_bias[oc];
+    for (const auto& block : s.gemm_blocks) {
+      const std::size_t nr = block.vectors * lanes;
+      float* packed = s.packed_weights.data() + g * s.group_weight_floats + block.weight_offset;
+      float* bias = s.packed_bias.data() + g * s.group_bias_floats + block.bias_offset;
+      for (std::size_t j = 0; j < block.cols; ++j) {
+        const std::size_t oc = g * ocg + block.first_channel + j;
+        bias[j] = s.folded_bias[oc];
         // Source [oc][ic][tap] -> packed [tap][ic][j].
         for (std::size_t ic = 0; ic < icg; ++ic) {
           for (std::size_t t = 0; t < taps; ++t) {

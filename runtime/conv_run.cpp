@@ -95,11 +95,11 @@ struct ImageOutput {
 
 void run_gemm(const detail::ConvBnActState& s, const float* image, const ImageOutput& out) {
   const kernels::ConvKernelTable& k = *s.kernels;
-  const std::size_t mr = k.gemm_rows, nr = k.gemm_cols;
+  const std::size_t mr = k.gemm_rows;
   const std::size_t pixels = s.out_h * s.out_w;
   const std::size_t tiles = (pixels + mr - 1) / mr;
-  const std::size_t blocks = static_cast<std::size_t>(s.desc.groups) * s.blocks_per_group;
-  const std::size_t units = blocks * tiles;
+  const std::size_t blocks_per_group = s.gemm_blocks.size();
+  const std::size_t units = static_cast<std::size_t>(s.desc.groups) * blocks_per_group * tiles;
   const std::size_t chunks =
       chunk_count(units, static_cast<std::size_t>(s.macs_per_image), s.options.max_threads);
   // Units run block-major: one block of packed weights stays in cache while the tiles of
@@ -110,17 +110,17 @@ void run_gemm(const detail::ConvBnActState& s, const float* image, const ImageOu
     a.zero_row = s.zero_row.data();
     a.k_per_tap = s.in_per_group;
     for (std::size_t u = begin; u < end; ++u) {
-      const std::size_t block = u / tiles, tile = u % tiles;
-      const std::size_t group = block / s.blocks_per_group, b = block % s.blocks_per_group;
-      const std::size_t oc = group * s.out_per_group + b * nr;
+      const std::size_t block_index = u / tiles, tile = u % tiles;
+      const std::size_t group = block_index / blocks_per_group;
+      const auto& block = s.gemm_blocks[block_index % blocks_per_group];
       a.image = image + group * s.in_per_group;
-      a.weights = s.packed_weights.data() + block * s.block_weight_floats;
-      a.bias = s.packed_bias.data() + block * nr;
+      a.weights = s.packed_weights.data() + group * s.group_weight_floats + block.weight_offset;
+      a.bias = s.packed_bias.data() + group * s.group_bias_floats + block.bias_offset;
       a.pixel_begin = tile * mr;
       a.rows = std::min(mr, pixels - a.pixel_begin);
-      a.cols = std::min(nr, s.out_per_group - b * nr);
-      a.out = out.at(a.pixel_begin, oc, &s.epilogue);
-      k.gemm(a);
+      a.cols = block.cols;
+      a.out = out.at(a.pixel_begin, group * s.out_per_group + block.first_channel, &s.epilogue);
+      k.gemm[block.vectors - 1](a);
     }
   });
 }

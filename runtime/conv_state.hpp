@@ -27,12 +27,21 @@ struct ConvBnActState {
   std::vector<float> folded_weight;  ///< [out, in / groups, kh, kw]
   std::vector<float> folded_bias;    ///< [out]
 
-  // gemm: weights [group][block][tap][in_per_group][NR], bias [group][block][NR], with
-  // output channels past out_per_group zero. depthwise: weights [tap][padded_channels], bias
+  // gemm: per group, its output channels in blocks (the widest tile the ISA has, then one
+  // narrower block for what is left), each packed [tap][in_per_group][block width] after the
+  // previous one; bias likewise. depthwise: weights [tap][padded_channels], bias
   // [padded_channels].
-  std::size_t blocks_per_group = 0;
-  std::size_t block_weight_floats = 0;  ///< taps * in_per_group * NR
-  std::size_t padded_channels = 0;      ///< depthwise: channels rounded up to kMaxLanes
+  struct GemmBlock {
+    std::size_t first_channel = 0;  ///< within the group
+    std::size_t cols = 0;           ///< valid output channels
+    std::size_t vectors = 0;        ///< tile width in vectors (cols rounded up)
+    std::size_t weight_offset = 0;  ///< within the group's packed weights
+    std::size_t bias_offset = 0;
+  };
+  std::vector<GemmBlock> gemm_blocks;  ///< one group's blocks; the same for every group
+  std::size_t group_weight_floats = 0;
+  std::size_t group_bias_floats = 0;
+  std::size_t padded_channels = 0;  ///< depthwise: channels rounded up to kMaxLanes
   AlignedBuffer<float> packed_weights;
   AlignedBuffer<float> packed_bias;
   AlignedBuffer<float> zero_row;  ///< in_per_group zeros: what padding reads

@@ -64,7 +64,11 @@ inline void store_tile(typename Ops::vec (&acc)[MR][NV], std::size_t rows, std::
   constexpr std::size_t L = Ops::lanes;
   const ConvEpilogue& e = *out.epilogue;
   if (out.channel_stride == 1) {
-    for (std::size_t m = 0; m < rows; ++m) {
+    // Fixed trip counts with a guard keep acc[][] in registers (a loop bounded by `rows`
+    // would index it at run time and push it to the stack for the whole kernel).
+#pragma GCC unroll 16
+    for (std::size_t m = 0; m < MR; ++m) {
+      if (m >= rows) break;
       float* dst = out.dst + m * out.pixel_stride;
       const float* res = out.residual ? out.residual + m * out.pixel_stride : nullptr;
       for (std::size_t v = 0; v < NV && v * L < cols; ++v) {
@@ -83,7 +87,8 @@ inline void store_tile(typename Ops::vec (&acc)[MR][NV], std::size_t rows, std::
   }
   // Channels-first: stage the tile in L1, then write each channel's run of consecutive pixels.
   alignas(64) float staged[MR][NV * L];
-  for (std::size_t m = 0; m < rows; ++m) {
+#pragma GCC unroll 16
+  for (std::size_t m = 0; m < MR; ++m) {
     for (std::size_t v = 0; v < NV; ++v) Ops::store(&staged[m][v * L], acc[m][v]);
   }
   for (std::size_t j = 0; j < cols; ++j) {
@@ -97,12 +102,62 @@ inline void store_tile(typename Ops::vec (&acc)[MR][NV], std::size_t rows, std::
   }
 }
 
+/// The dot products of one tap: acc[m][:] += sum_k row[m][k] * w[k][:], w advancing by NR.
+template <class Ops, std::size_t MR, std::size_t NV>
+inline void accumulate_tap(typename Ops::vec (&acc)[MR][NV], const float* const (&row)[MR],
+                           const float*& w, std::size_t K) noexcept {
+  using vec = typename Ops::vec;
+  constexpr std::size_t L = Ops::lanes;
+  for (std::size_t k = 0; k < K; ++k) {
+    vec b[NV];
+#pragma GCC unroll 8
+    for (std::size_t v = 0; v < NV; ++v) b[v] = Ops::load(w + v * L);
+    w += NV * L;
+#pragma GCC unroll 16
+    for (std::size_t m = 0; m < MR; ++m) {
+      const vec x = Ops::broadcast(row[m][k]);
+#pragma GCC unroll 8
+      for (std::size_t v = 0; v < NV; ++v) acc[m][v] = Ops::fma(x, b[v], acc[m][v]);
+    }
+  }
+}
+
+template <class Ops, std::size_t MR, std::size_t NV>
+inline void init_with_bias(typename Ops::vec (&acc)[MR][NV], const float* bias) noexcept {
+#pragma GCC unroll 8
+  for (std::size_t v = 0; v < NV; ++v) {
+    const typename Ops::vec b = Ops::load(bias + v * Ops::lanes);
+#pragma GCC unroll 16
+    for (std::size_t m = 0; m < MR; ++m) acc[m][v] = b;
+  }
+}
+
+/// A 1x1, stride-1, unpadded conv is a plain GEMM: the tile's pixels are consecutive input
+/// rows, so there is no receptive-field arithmetic at all.
+template <class Ops, std::size_t MR, std::size_t NV>
+void pointwise_tile(const GemmTileArgs& a) noexcept {
+  const std::size_t stride = a.geometry->in_pixel_stride;
+  const float* row[MR];
+  for (std::size_t m = 0; m < MR; ++m) {
+    // Rows past `rows` repeat the last valid pixel (computed, never stored).
+    row[m] = a.image + (a.pixel_begin + (m < a.rows ? m : a.rows - 1)) * stride;
+  }
+  typename Ops::vec acc[MR][NV];
+  init_with_bias<Ops, MR, NV>(acc, a.bias);
+  const float* w = a.weights;
+  accumulate_tap<Ops, MR, NV>(acc, row, w, a.k_per_tap);
+  store_tile<Ops, MR, NV>(acc, a.rows, a.cols, a.out);
+}
+
 /// MR pixels x (NV * lanes) output channels; see GemmTileArgs.
 template <class Ops, std::size_t MR, std::size_t NV>
 void gemm_tile(const GemmTileArgs& a) noexcept {
-  using vec = typename Ops::vec;
-  constexpr std::size_t L = Ops::lanes;
   const ConvGeometry& g = *a.geometry;
+  if (g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_top == 0 &&
+      g.pad_left == 0) {
+    pointwise_tile<Ops, MR, NV>(a);
+    return;
+  }
 
   // Top-left input position of each pixel's receptive field (signed: padding goes negative).
   // Rows past `rows` repeat the last valid pixel, so the loops below need no row checks.
@@ -117,13 +172,8 @@ void gemm_tile(const GemmTileArgs& a) noexcept {
     }
   }
 
-  vec acc[MR][NV];
-  for (std::size_t v = 0; v < NV; ++v) {
-    const vec b = Ops::load(a.bias + v * L);
-    for (std::size_t m = 0; m < MR; ++m) acc[m][v] = b;
-  }
-
-  const std::size_t K = a.k_per_tap;
+  typename Ops::vec acc[MR][NV];
+  init_with_bias<Ops, MR, NV>(acc, a.bias);
   const float* w = a.weights;
   for (std::size_t kh = 0; kh < g.kernel_h; ++kh) {
     for (std::size_t kw = 0; kw < g.kernel_w; ++kw) {
@@ -139,18 +189,7 @@ void gemm_tile(const GemmTileArgs& a) noexcept {
                                 g.in_pixel_stride
                 : a.zero_row;
       }
-      for (std::size_t k = 0; k < K; ++k) {
-        vec b[NV];
-#pragma GCC unroll 8
-        for (std::size_t v = 0; v < NV; ++v) b[v] = Ops::load(w + v * L);
-        w += NV * L;
-#pragma GCC unroll 16
-        for (std::size_t m = 0; m < MR; ++m) {
-          const vec x = Ops::broadcast(row[m][k]);
-#pragma GCC unroll 8
-          for (std::size_t v = 0; v < NV; ++v) acc[m][v] = Ops::fma(x, b[v], acc[m][v]);
-        }
-      }
+      accumulate_tap<Ops, MR, NV>(acc, row, w, a.k_per_tap);
     }
   }
   store_tile<Ops, MR, NV>(acc, a.rows, a.cols, a.out);
@@ -196,10 +235,14 @@ void depthwise_row(const DepthwiseRowArgs& a) noexcept {
             acc[m][0] = Ops::fma(load_x(x + m * g.stride_w * C), w, acc[m][0]);
           }
         } else {
-          for (std::size_t m = 0; m < rows; ++m) {
+          // Fixed trip count, so acc[] stays in registers; edge pixels skip padded taps.
+#pragma GCC unroll 16
+          for (std::size_t m = 0; m < MR; ++m) {
             const std::ptrdiff_t col = iw + static_cast<std::ptrdiff_t>(m * g.stride_w);
-            if (static_cast<std::size_t>(col) >= g.in_w) continue;
-            acc[m][0] = Ops::fma(load_x(in_row + static_cast<std::size_t>(col) * C), w, acc[m][0]);
+            if (m < rows && static_cast<std::size_t>(col) < g.in_w) {
+              acc[m][0] =
+                  Ops::fma(load_x(in_row + static_cast<std::size_t>(col) * C), w, acc[m][0]);
+            }
           }
         }
       }
@@ -211,10 +254,26 @@ void depthwise_row(const DepthwiseRowArgs& a) noexcept {
   }
 }
 
-/// The table for one ISA: MR x NV vectors of gemm tile, MR_DW pixels per depthwise step.
-template <class Ops, std::size_t MR, std::size_t NV, std::size_t MR_DW>
+template <class Ops, std::size_t MR, std::size_t NV, std::size_t MAX_NV>
+constexpr GemmTileFn gemm_entry() noexcept {
+  if constexpr (NV <= MAX_NV) {
+    return &gemm_tile<Ops, MR, NV>;
+  } else {
+    return nullptr;
+  }
+}
+
+/// The table for one ISA: MR pixels x up to MAX_NV vectors per gemm tile, MR_DW pixels per
+/// depthwise step.
+template <class Ops, std::size_t MR, std::size_t MAX_NV, std::size_t MR_DW>
 constexpr ConvKernelTable make_conv_table() noexcept {
-  return {&gemm_tile<Ops, MR, NV>, &depthwise_row<Ops, MR_DW>, MR, NV * Ops::lanes, Ops::lanes};
+  static_assert(MAX_NV >= 1 && MAX_NV <= kMaxGemmVectors);
+  return {{gemm_entry<Ops, MR, 1, MAX_NV>(), gemm_entry<Ops, MR, 2, MAX_NV>(),
+           gemm_entry<Ops, MR, 3, MAX_NV>(), gemm_entry<Ops, MR, 4, MAX_NV>()},
+          &depthwise_row<Ops, MR_DW>,
+          MR,
+          MAX_NV,
+          Ops::lanes};
 }
 
 }  // namespace bnrt::kernels

@@ -56,7 +56,7 @@ struct GemmTileArgs {
   const float* zero_row = nullptr;  ///< at least k_per_tap zeros: the padding
   std::size_t k_per_tap = 0;        ///< input channels per group
   const float* weights = nullptr;   ///< packed [kernel_h * kernel_w][k_per_tap][NR]
-  const float* bias = nullptr;      ///< NR entries
+  const float* bias = nullptr;      ///< NR entries (NR = the tile's vectors x lanes)
   std::size_t pixel_begin = 0;      ///< flat index oh * out_w + ow of the tile's first pixel
   std::size_t rows = 0;             ///< valid pixels, 1..MR
   std::size_t cols = 0;             ///< valid output channels, 1..NR
@@ -77,12 +77,18 @@ struct DepthwiseRowArgs {
 using GemmTileFn = void (*)(const GemmTileArgs& args) noexcept;
 using DepthwiseRowFn = void (*)(const DepthwiseRowArgs& args) noexcept;
 
+/// Widest gemm tile in vectors, on any ISA.
+inline constexpr std::size_t kMaxGemmVectors = 4;
+
 struct ConvKernelTable {
-  GemmTileFn gemm;
+  /// gemm[v - 1]: tiles of MR pixels x v vectors of output channels, for v up to
+  /// gemm_vectors (null above). Layers use the widest for most channels and a narrower one for
+  /// the channels left over, so no tile computes much padding.
+  GemmTileFn gemm[kMaxGemmVectors];
   DepthwiseRowFn depthwise;
-  std::size_t gemm_rows;  ///< MR: output pixels per gemm tile
-  std::size_t gemm_cols;  ///< NR: output channels per gemm tile (a multiple of lanes)
-  std::size_t lanes;      ///< floats per vector; depthwise channels per call
+  std::size_t gemm_rows;     ///< MR: output pixels per gemm tile
+  std::size_t gemm_vectors;  ///< widest gemm tile, in vectors
+  std::size_t lanes;         ///< floats per vector; depthwise channels per call
 };
 
 /// The table for `isa`; the caller guarantees the CPU supports it.
