@@ -127,23 +127,18 @@ void run_gemm(const detail::ConvBnActState& s, const float* image, const ImageOu
 
 void run_depthwise(const detail::ConvBnActState& s, const float* image, const ImageOutput& out) {
   const kernels::ConvKernelTable& k = *s.kernels;
-  const std::size_t channels = static_cast<std::size_t>(s.desc.out_channels);
-  const std::size_t channel_blocks = (channels + k.lanes - 1) / k.lanes;
-  const std::size_t units = s.out_h * channel_blocks;
   const std::size_t chunks =
-      chunk_count(units, static_cast<std::size_t>(s.macs_per_image), s.options.max_threads);
-  detail::parallel_ranges(units, chunks, 1, 0, [&](std::size_t begin, std::size_t end) {
+      chunk_count(s.out_h, static_cast<std::size_t>(s.macs_per_image), s.options.max_threads);
+  detail::parallel_ranges(s.out_h, chunks, 1, 0, [&](std::size_t begin, std::size_t end) {
     kernels::DepthwiseRowArgs a;
     a.geometry = &s.geometry;
+    a.image = image;
+    a.weights = s.packed_weights.data();
     a.weight_tap_stride = s.padded_channels;
-    for (std::size_t u = begin; u < end; ++u) {
-      const std::size_t row = u / channel_blocks, c0 = (u % channel_blocks) * k.lanes;
-      a.image = image + c0;
-      a.weights = s.packed_weights.data() + c0;
-      a.bias = s.packed_bias.data() + c0;
+    a.bias = s.packed_bias.data();
+    for (std::size_t row = begin; row < end; ++row) {
       a.out_row = row;
-      a.cols = std::min(k.lanes, channels - c0);
-      a.out = out.at(row * s.out_w, c0, &s.epilogue);
+      a.out = out.at(row * s.out_w, 0, &s.epilogue);
       k.depthwise(a);
     }
   });

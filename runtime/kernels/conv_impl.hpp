@@ -2,6 +2,7 @@
 // instantiated per ISA by conv_<isa>.cpp. See conv_kernels.hpp for what each kernel computes.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -195,62 +196,103 @@ void gemm_tile(const GemmTileArgs& a) noexcept {
   store_tile<Ops, MR, NV>(acc, a.rows, a.cols, a.out);
 }
 
-/// One output row of a depthwise conv for `lanes` channels, MR pixels at a time.
-template <class Ops, std::size_t MR>
-void depthwise_row(const DepthwiseRowArgs& a) noexcept {
+/// Pixels [ow0, ow0 + rows) of output row a.out_row, channels [c0, c0 + cols), cols <= lanes
+/// (FULL: cols == lanes, plain loads; else masked loads of cols channels).
+template <class Ops, std::size_t MR, bool FULL>
+inline void depthwise_tile(const DepthwiseRowArgs& a, std::size_t ow0, std::size_t rows,
+                           std::size_t c0, std::size_t cols) noexcept {
   using vec = typename Ops::vec;
-  constexpr std::size_t L = Ops::lanes;
   const ConvGeometry& g = *a.geometry;
   const std::size_t C = g.in_pixel_stride;
-  const bool full = a.cols == L;
-  const auto load_x = [&](const float* p) {
-    return full ? Ops::load(p) : Ops::load_partial(p, a.cols);
+  const auto load_x = [cols](const float* p) {
+    if constexpr (FULL) {
+      return Ops::load(p);
+    } else {
+      return Ops::load_partial(p, cols);
+    }
   };
-  const vec bias = Ops::load(a.bias);
+  const float* image = a.image + c0;
+  const float* weights = a.weights + c0;
+  const std::size_t pixel_step = g.stride_w * C;  // between the inputs of neighbouring outputs
   const std::ptrdiff_t ih0 =
       static_cast<std::ptrdiff_t>(a.out_row * g.stride_h) - static_cast<std::ptrdiff_t>(g.pad_top);
+  const std::ptrdiff_t iw_first =
+      static_cast<std::ptrdiff_t>(ow0 * g.stride_w) - static_cast<std::ptrdiff_t>(g.pad_left);
+  const std::ptrdiff_t iw_last =
+      static_cast<std::ptrdiff_t>((ow0 + rows - 1) * g.stride_w + (g.kernel_w - 1) * g.dilation_w) -
+      static_cast<std::ptrdiff_t>(g.pad_left);
+  const bool interior =
+      rows == MR && iw_first >= 0 && iw_last < static_cast<std::ptrdiff_t>(g.in_w);
 
-  for (std::size_t ow0 = 0; ow0 < g.out_w; ow0 += MR) {
-    const std::size_t rows = g.out_w - ow0 < MR ? g.out_w - ow0 : MR;
-    vec acc[MR][1];
-    for (std::size_t m = 0; m < MR; ++m) acc[m][0] = bias;
-    const std::ptrdiff_t iw_first =
-        static_cast<std::ptrdiff_t>(ow0 * g.stride_w) - static_cast<std::ptrdiff_t>(g.pad_left);
-    const std::ptrdiff_t iw_last = static_cast<std::ptrdiff_t>((ow0 + rows - 1) * g.stride_w +
-                                                               (g.kernel_w - 1) * g.dilation_w) -
-                                   static_cast<std::ptrdiff_t>(g.pad_left);
-    const bool interior =
-        rows == MR && iw_first >= 0 && iw_last < static_cast<std::ptrdiff_t>(g.in_w);
-    for (std::size_t kh = 0; kh < g.kernel_h; ++kh) {
-      const std::ptrdiff_t ih = ih0 + static_cast<std::ptrdiff_t>(kh * g.dilation_h);
-      if (static_cast<std::size_t>(ih) >= g.in_h) continue;
-      const float* in_row = a.image + static_cast<std::size_t>(ih) * g.in_w * C;
+  vec acc[MR][1];
+  const vec bias = Ops::load(a.bias + c0);
+#pragma GCC unroll 16
+  for (std::size_t m = 0; m < MR; ++m) acc[m][0] = bias;
+  for (std::size_t kh = 0; kh < g.kernel_h; ++kh) {
+    const std::ptrdiff_t ih = ih0 + static_cast<std::ptrdiff_t>(kh * g.dilation_h);
+    if (static_cast<std::size_t>(ih) >= g.in_h) continue;
+    const float* in_row = image + static_cast<std::size_t>(ih) * g.in_w * C;
+    const float* w_row = weights + kh * g.kernel_w * a.weight_tap_stride;
+    if (interior) {
+      const float* x = in_row + static_cast<std::size_t>(iw_first) * C;
       for (std::size_t kw = 0; kw < g.kernel_w; ++kw) {
-        const vec w = Ops::load(a.weights + (kh * g.kernel_w + kw) * a.weight_tap_stride);
-        const std::ptrdiff_t iw = iw_first + static_cast<std::ptrdiff_t>(kw * g.dilation_w);
-        if (interior) {
-          const float* x = in_row + static_cast<std::size_t>(iw) * C;
+        const vec w = Ops::load(w_row + kw * a.weight_tap_stride);
+        const float* p = x + kw * g.dilation_w * C;
 #pragma GCC unroll 16
-          for (std::size_t m = 0; m < MR; ++m) {
-            acc[m][0] = Ops::fma(load_x(x + m * g.stride_w * C), w, acc[m][0]);
-          }
-        } else {
-          // Fixed trip count, so acc[] stays in registers; edge pixels skip padded taps.
-#pragma GCC unroll 16
-          for (std::size_t m = 0; m < MR; ++m) {
-            const std::ptrdiff_t col = iw + static_cast<std::ptrdiff_t>(m * g.stride_w);
-            if (m < rows && static_cast<std::size_t>(col) < g.in_w) {
-              acc[m][0] =
-                  Ops::fma(load_x(in_row + static_cast<std::size_t>(col) * C), w, acc[m][0]);
-            }
-          }
+        for (std::size_t m = 0; m < MR; ++m) {
+          acc[m][0] = Ops::fma(load_x(p), w, acc[m][0]);
+          p += pixel_step;
         }
       }
+      continue;
     }
-    TileOutput out = a.out;
-    out.dst += ow0 * out.pixel_stride;
-    if (out.residual) out.residual += ow0 * out.pixel_stride;
-    store_tile<Ops, MR, 1>(acc, rows, a.cols, out);
+    for (std::size_t kw = 0; kw < g.kernel_w; ++kw) {
+      const vec w = Ops::load(w_row + kw * a.weight_tap_stride);
+      // Fixed trip count, so acc[] stays in registers; edge pixels skip padded taps. The
+      // column and its offset advance by addition (no multiply per pixel).
+      std::ptrdiff_t col = iw_first + static_cast<std::ptrdiff_t>(kw * g.dilation_w);
+      std::ptrdiff_t offset = col * static_cast<std::ptrdiff_t>(C);
+#pragma GCC unroll 16
+      for (std::size_t m = 0; m < MR; ++m) {
+        if (m < rows && static_cast<std::size_t>(col) < g.in_w) {
+          acc[m][0] = Ops::fma(load_x(in_row + offset), w, acc[m][0]);
+        }
+        col += static_cast<std::ptrdiff_t>(g.stride_w);
+        offset += static_cast<std::ptrdiff_t>(pixel_step);
+      }
+    }
+  }
+  TileOutput out = a.out;
+  const std::size_t offset = ow0 * out.pixel_stride + c0 * out.channel_stride;
+  out.dst += offset;
+  if (out.residual) out.residual += offset;
+  store_tile<Ops, MR, 1>(acc, rows, cols, out);
+}
+
+/// Pixels [ow0, ow0 + rows) of one output row, every channel block.
+template <class Ops, std::size_t MR>
+inline void depthwise_pixels(const DepthwiseRowArgs& a, std::size_t ow0,
+                             std::size_t rows) noexcept {
+  constexpr std::size_t L = Ops::lanes;
+  const std::size_t channels = a.geometry->in_pixel_stride;
+  for (std::size_t c0 = 0; c0 < channels; c0 += L) {
+    if (channels - c0 >= L) {
+      depthwise_tile<Ops, MR, true>(a, ow0, rows, c0, L);
+    } else {
+      depthwise_tile<Ops, MR, false>(a, ow0, rows, c0, channels - c0);
+    }
+  }
+}
+
+/// One output row of a depthwise conv, all channels, MR pixels at a time (tiles whose taps
+/// all fall inside the input take the check-free path). Pixel tiles outside, channel blocks
+/// inside: a tile reads a few whole input pixels (all channels, contiguous) per input row
+/// instead of one 64-byte slice of many, which is what the hardware prefetchers follow.
+template <class Ops, std::size_t MR>
+void depthwise_row(const DepthwiseRowArgs& a) noexcept {
+  const ConvGeometry& g = *a.geometry;
+  for (std::size_t ow = 0; ow < g.out_w; ow += MR) {
+    depthwise_pixels<Ops, MR>(a, ow, std::min(MR, g.out_w - ow));
   }
 }
 

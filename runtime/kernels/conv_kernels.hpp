@@ -64,14 +64,13 @@ struct GemmTileArgs {
 };
 
 struct DepthwiseRowArgs {
-  const ConvGeometry* geometry = nullptr;
-  const float* image = nullptr;    ///< NHWC input image, offset to channel c0
-  const float* weights = nullptr;  ///< packed [kernel_h * kernel_w][padded channels], at c0
-  std::size_t weight_tap_stride = 0;
-  const float* bias = nullptr;  ///< at c0
-  std::size_t out_row = 0;      ///< oh
-  std::size_t cols = 0;         ///< valid channels, 1..lanes
-  TileOutput out;               ///< at (oh, ow = 0, c0)
+  const ConvGeometry* geometry = nullptr;  ///< in_pixel_stride = channels
+  const float* image = nullptr;            ///< NHWC input image
+  const float* weights = nullptr;          ///< packed [kernel_h * kernel_w][padded channels]
+  std::size_t weight_tap_stride = 0;       ///< padded channels
+  const float* bias = nullptr;             ///< padded channels
+  std::size_t out_row = 0;                 ///< oh
+  TileOutput out;                          ///< at (oh, ow = 0, channel 0)
 };
 
 using GemmTileFn = void (*)(const GemmTileArgs& args) noexcept;
@@ -88,7 +87,7 @@ struct ConvKernelTable {
   DepthwiseRowFn depthwise;
   std::size_t gemm_rows;     ///< MR: output pixels per gemm tile
   std::size_t gemm_vectors;  ///< widest gemm tile, in vectors
-  std::size_t lanes;         ///< floats per vector; depthwise channels per call
+  std::size_t lanes;         ///< floats per vector
 };
 
 /// The table for `isa`; the caller guarantees the CPU supports it.
