@@ -63,30 +63,41 @@ ConvBnActOptions options_for(Layout layout, ConvActivation activation) {
   return o;
 }
 
+/// Input and output tensors of one layer (batch 1) in the case's layout.
+struct LayerTensors {
+  std::vector<float> src, dst;
+  std::vector<std::int64_t> src_dims, dst_dims;
+  Layout layout;
+
+  LayerTensors(const ConvBenchCase& c, const LayerData& data)
+      : src(data.src),
+        dst(static_cast<std::size_t>(c.layer.desc.out_channels * c.layer.desc.output_h() *
+                                     c.layer.desc.output_w())),
+        src_dims(
+            dims(c.layout, c.layer.desc.in_channels, c.layer.desc.input_h, c.layer.desc.input_w)),
+        dst_dims(dims(c.layout, c.layer.desc.out_channels, c.layer.desc.output_h(),
+                      c.layer.desc.output_w())),
+        layout(c.layout) {}
+
+  ConstTensor input() const { return {src.data(), src_dims, layout}; }
+  ConstTensor output_view(const std::vector<float>& v) const {
+    return {v.data(), dst_dims, layout};
+  }
+  MutableTensor output(std::vector<float>& v) const { return {v.data(), dst_dims, layout}; }
+};
+
 class FusedRunner final : public Runner {
  public:
   FusedRunner(const ConvBenchCase& c, const LayerData& data)
       : op_(ConvBnAct::create(c.layer.desc, data.weight, {}, &data.bn,
                               options_for(c.layout, ConvActivation::relu()))),
-        src_(data.src),
-        dst_(static_cast<std::size_t>(c.layer.desc.out_channels * c.layer.desc.output_h() *
-                                      c.layer.desc.output_w())),
-        src_dims_(dims(c.layout, c.layer.desc.in_channels, c.layer.desc.input_h,
-                       c.layer.desc.input_w)),
-        dst_dims_(dims(c.layout, c.layer.desc.out_channels, c.layer.desc.output_h(),
-                       c.layer.desc.output_w())),
-        layout_(c.layout) {}
+        t_(c, data) {}
 
-  void run() override {
-    op_.run(ConstTensor(src_.data(), src_dims_, layout_),
-            MutableTensor(dst_.data(), dst_dims_, layout_));
-  }
+  void run() override { op_.run(t_.input(), t_.output(t_.dst)); }
 
  private:
   ConvBnAct op_;
-  std::vector<float> src_, dst_;
-  std::vector<std::int64_t> src_dims_, dst_dims_;
-  Layout layout_;
+  LayerTensors t_;
 };
 
 /// What a framework without fusion runs: the conv, a batch-norm pass, a ReLU pass.
@@ -100,31 +111,20 @@ class UnfusedRunner final : public Runner {
             {std::vector<double>(static_cast<std::size_t>(c.layer.desc.out_channels), 1.0),
              std::vector<double>(static_cast<std::size_t>(c.layer.desc.out_channels), 0.0)},
             {Activation::relu(), 0, StorePolicy::cached})),
-        src_(data.src),
-        conv_out_(static_cast<std::size_t>(c.layer.desc.out_channels *
-                                           c.layer.desc.output_h() * c.layer.desc.output_w())),
-        dst_(conv_out_.size()),
-        src_dims_(dims(c.layout, c.layer.desc.in_channels, c.layer.desc.input_h,
-                       c.layer.desc.input_w)),
-        dst_dims_(dims(c.layout, c.layer.desc.out_channels, c.layer.desc.output_h(),
-                       c.layer.desc.output_w())),
-        layout_(c.layout) {}
+        t_(c, data),
+        conv_out_(t_.dst.size()) {}
 
   void run() override {
-    conv_.run(ConstTensor(src_.data(), src_dims_, layout_),
-              MutableTensor(conv_out_.data(), dst_dims_, layout_));
-    bn_.run(ConstTensor(conv_out_.data(), dst_dims_, layout_),
-            MutableTensor(dst_.data(), dst_dims_, layout_));
-    relu_.run(ConstTensor(dst_.data(), dst_dims_, layout_),
-              MutableTensor(dst_.data(), dst_dims_, layout_));
+    conv_.run(t_.input(), t_.output(conv_out_));
+    bn_.run(t_.output_view(conv_out_), t_.output(t_.dst));
+    relu_.run(t_.output_view(t_.dst), t_.output(t_.dst));
   }
 
  private:
   ConvBnAct conv_;
   BatchNorm bn_, relu_;
-  std::vector<float> src_, conv_out_, dst_;
-  std::vector<std::int64_t> src_dims_, dst_dims_;
-  Layout layout_;
+  LayerTensors t_;
+  std::vector<float> conv_out_;
 };
 
 }  // namespace
@@ -194,8 +194,8 @@ std::unique_ptr<Runner> make_conv_runner(const ConvBenchCase& c) {
     case ConvImpl::onednn:
       if (!conv_impl_available(ConvImpl::onednn)) return nullptr;
       // oneDNN gets bnrt's folded weights and bias: the same arithmetic, its own kernel.
-      return make_onednn_conv_runner(
-          c, ConvBnAct::create(c.layer.desc, data.weight, {}, &data.bn), data.src);
+      return make_onednn_conv_runner(c, ConvBnAct::create(c.layer.desc, data.weight, {}, &data.bn),
+                                     data.src);
   }
   return nullptr;
 }

@@ -33,8 +33,7 @@ class OnednnConvRunner final : public Runner {
     const dnnl::convolution_forward::desc desc(
         dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any,
         weight_any, bias_md, dst_any, {d.stride_h, d.stride_w},
-        {d.dilation_h - 1, d.dilation_w - 1}, {d.pad_top, d.pad_left},
-        {d.pad_bottom, d.pad_right});
+        {d.dilation_h - 1, d.dilation_w - 1}, {d.pad_top, d.pad_left}, {d.pad_bottom, d.pad_right});
     dnnl::post_ops post_ops;
     post_ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
     dnnl::primitive_attr attr;
@@ -46,10 +45,10 @@ class OnednnConvRunner final : public Runner {
     user_src_ = src;
     weights_.assign(folded.folded_weight().begin(), folded.folded_weight().end());
     bias_.assign(folded.folded_bias().begin(), folded.folded_bias().end());
-    memory user_src_mem({src_dims, f32, c.layout == Layout::nhwc ? tag::nhwc : tag::nchw},
-                              engine_, user_src_.data());
+    memory user_src_mem({src_dims, f32, c.layout == Layout::nhwc ? tag::nhwc : tag::nchw}, engine_,
+                        user_src_.data());
     memory user_weight_mem({weight_dims, f32, grouped ? tag::goihw : tag::oihw}, engine_,
-                                 weights_.data());
+                           weights_.data());
     src_mem_ = memory(pd.src_desc(), engine_);
     weight_mem_ = memory(pd.weights_desc(), engine_);
     dst_mem_ = memory(pd.dst_desc(), engine_);

@@ -48,7 +48,8 @@ double measure_fma_peak_gflops(int threads) {
   constexpr long kIterations = 4'000'000;  // ~25-50 ms per thread
   double best = 1e30;
   run_chains(threads, kIterations / 8, avx512);  // wake the cores up to speed
-  for (int trial = 0; trial < 5; ++trial) best = std::min(best, run_chains(threads, kIterations, avx512));
+  for (int trial = 0; trial < 5; ++trial)
+    best = std::min(best, run_chains(threads, kIterations, avx512));
   return flops_per_step * static_cast<double>(kIterations) * threads / best / 1e9;
 }
 
