@@ -425,7 +425,8 @@ TEST(ConvBnActErrors, CreateRejectsBadDescriptions) {
   expect_error(ErrorCode::invalid_argument, "max_threads = -2", create(d, w, {}, nullptr, options));
   // A fold that overflows float is refused, not rounded to infinity.
   std::vector<float> big_w(w.size(), 3e38f), gamma(6, 1e3f);
-  const BatchNormParams huge{mean, std::vector<float>(6, 1.0f), gamma, {}, 1e-5};
+  const std::vector<float> unit_var(6, 1.0f);
+  const BatchNormParams huge{mean, unit_var, gamma, {}, 1e-5};
   expect_error(ErrorCode::overflow, "", create(d, big_w, {}, &huge));
 }
 
