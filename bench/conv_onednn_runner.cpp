@@ -19,6 +19,9 @@ class OnednnConvRunner final : public Runner {
  public:
   OnednnConvRunner(const ConvBenchCase& c, const ConvBnAct& folded, const std::vector<float>& src)
       : threads_(c.threads), engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
+    // oneDNN fixes its work split by the thread count in force when the primitive is created:
+    // set ours first, or a 1-thread case runs on the 2 threads of whatever was created before.
+    omp_set_num_threads(threads_);
     const Conv2dDesc& d = c.layer.desc;
     const memory::dims src_dims = {1, d.in_channels, d.input_h, d.input_w};
     const memory::dims dst_dims = {1, d.out_channels, d.output_h(), d.output_w()};

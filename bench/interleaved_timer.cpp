@@ -23,26 +23,28 @@ double time_calls(Runner& runner, long calls) {
   return std::chrono::duration<double>(Clock::now() - start).count() / static_cast<double>(calls);
 }
 
-void measure_group(const std::vector<BatchNormCase>& group, const TimingOptions& options,
-                   std::vector<Measurement>& out) {
-  const auto data = make_case_data(group.front());
-  std::vector<std::unique_ptr<Runner>> runners;
-  for (const auto& c : group) runners.push_back(make_runner(c, data));
-  tbb::task_arena arena(group.front().threads);
+}  // namespace
+
+std::vector<std::optional<double>> measure_round_robin(
+    const std::vector<std::unique_ptr<Runner>>& runners, int threads,
+    const TimingOptions& options) {
+  std::vector<std::optional<double>> medians(runners.size());
+  tbb::task_arena arena(threads);
   arena.execute([&] {
     // Warm up (page faults, lazy init), then size each sample to ~sample_seconds.
-    std::vector<long> calls(group.size(), 1);
-    for (std::size_t k = 0; k < group.size(); ++k) {
+    std::vector<long> calls(runners.size(), 1);
+    for (std::size_t k = 0; k < runners.size(); ++k) {
       if (!runners[k]) continue;
       const double once = time_calls(*runners[k], 1);
       const double again = time_calls(*runners[k], 1);
       const double per_call = std::max(std::min(once, again), 1e-9);
       calls[k] = std::max(1L, static_cast<long>(options.sample_seconds / per_call));
+      runners[k]->settle();
     }
-    std::vector<std::vector<double>> samples(group.size());
+    std::vector<std::vector<double>> samples(runners.size());
     for (int round = 0; round < options.rounds; ++round) {
-      for (std::size_t j = 0; j < group.size(); ++j) {
-        const std::size_t k = (j + static_cast<std::size_t>(round)) % group.size();
+      for (std::size_t j = 0; j < runners.size(); ++j) {
+        const std::size_t k = (j + static_cast<std::size_t>(round)) % runners.size();
         if (!runners[k]) continue;
         // Untimed warm-up for about a millisecond: a parked TBB worker takes tens of
         // microseconds to rejoin, and a single short call would finish before it had, leaving
@@ -52,16 +54,15 @@ void measure_group(const std::vector<BatchNormCase>& group, const TimingOptions&
         runners[k]->settle();
       }
     }
-    for (std::size_t k = 0; k < group.size(); ++k) {
-      if (samples[k].empty()) continue;
+    for (std::size_t k = 0; k < runners.size(); ++k) {
       auto& s = samples[k];
+      if (s.empty()) continue;
       std::nth_element(s.begin(), s.begin() + static_cast<long>(s.size() / 2), s.end());
-      out.push_back({group[k], s[s.size() / 2] * 1e6});
+      medians[k] = s[s.size() / 2] * 1e6;
     }
   });
+  return medians;
 }
-
-}  // namespace
 
 std::vector<Measurement> measure_interleaved(
     const std::vector<BatchNormCase>& cases, const TimingOptions& options,
@@ -71,9 +72,13 @@ std::vector<Measurement> measure_interleaved(
   while (begin < cases.size()) {
     std::size_t end = begin + 1;
     while (end < cases.size() && same_group(cases[begin], cases[end])) ++end;
-    measure_group(
-        {cases.begin() + static_cast<long>(begin), cases.begin() + static_cast<long>(end)}, options,
-        out);
+    const auto data = make_case_data(cases[begin]);
+    std::vector<std::unique_ptr<Runner>> runners;
+    for (std::size_t k = begin; k < end; ++k) runners.push_back(make_runner(cases[k], data));
+    const auto medians = measure_round_robin(runners, cases[begin].threads, options);
+    for (std::size_t k = begin; k < end; ++k) {
+      if (medians[k - begin]) out.push_back({cases[k], *medians[k - begin]});
+    }
     begin = end;
     if (progress) progress(begin, cases.size());
   }

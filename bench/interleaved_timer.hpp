@@ -5,6 +5,8 @@
 #pragma once
 
 #include <functional>
+#include <memory>
+#include <optional>
 #include <vector>
 
 #include "batch_norm_runners.hpp"
@@ -20,6 +22,11 @@ struct Measurement {
   BatchNormCase c;
   double median_us = 0;  ///< per call
 };
+
+/// Median microseconds per call of each runner, timed round-robin inside one `threads`-thread
+/// arena; a null runner gets nullopt. The building block of every table `bnrt bench` prints.
+std::vector<std::optional<double>> measure_round_robin(
+    const std::vector<std::unique_ptr<Runner>>& runners, int threads, const TimingOptions& options);
 
 /// Measures `cases`, interleaving consecutive cases that share dims, layout and threads.
 /// `progress(done, total)` is called after each group.

@@ -31,6 +31,9 @@ class OnednnRunner final : public Runner {
  public:
   OnednnRunner(const BatchNormCase& c, std::shared_ptr<CaseData> data)
       : case_(c), data_(std::move(data)), engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
+    // oneDNN sizes its work split by the thread count in force when the primitive is created,
+    // and keeps it: set ours first, or a 2-thread case created after a 1-thread one runs on one.
+    omp_set_num_threads(c.threads);
     const memory::desc md = onednn_desc(c);
     // Inference reads the running statistics; training computes the batch's and writes them
     // to the mean / variance buffers.

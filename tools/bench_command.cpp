@@ -8,27 +8,28 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <string_view>
-#include <thread>
 
 #include "batch_norm_cases.hpp"
 #include "bnrt/isa.hpp"
 #include "cli_args.hpp"
+#include "conv_bench_command.hpp"
 #include "interleaved_timer.hpp"
+#include "machine_description.hpp"
 
 namespace bnrt::cli {
 namespace {
 
-constexpr const char* kUsage = R"(usage: bnrt bench [train] [options]
+constexpr const char* kUsage = R"(usage: bnrt bench [train | conv] [options]
 
 Measures batch norm over the ResNet-50 shape ladder (plus tiny maps and (N, C) rows), all in one
 process with peers on the same buffers, so the ratios are comparable:
   bnrt bench        eval mode: bnrt vs memcpy of the same bytes vs the naive loop vs oneDNN
   bnrt bench train  training mode: the statistics pass vs memcpy's read rate, the training
                     forward vs the eval forward, and vs oneDNN's forward_training
+  bnrt bench conv   fused Conv + BN + ReLU on ResNet-50 / MobileNetV2 layers (see its --help)
 
 options:
   --batch LIST        batch sizes for the ResNet-50 shapes (default 1; e.g. 1,32)
@@ -119,22 +120,6 @@ class Results {
  private:
   std::map<std::string, double> medians_;
 };
-
-/// "AMD EPYC ..., 2 CPUs, L3 32768K", from /proc/cpuinfo and sysfs, for the table header.
-std::string describe_machine() {
-  std::string model = "unknown CPU";
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);) {
-    if (line.rfind("model name", 0) == 0) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
-  }
-  std::string l3;
-  std::ifstream(std::string("/sys/devices/system/cpu/cpu0/cache/index3/size")) >> l3;
-  return model + ", " + std::to_string(std::thread::hardware_concurrency()) + " CPUs" +
-         (l3.empty() ? "" : ", L3 " + l3);
-}
 
 double gigabytes_per_second(const bench::BatchNormCase& c, double us) {
   return static_cast<double>(c.bytes()) / (us * 1e3);
@@ -258,16 +243,12 @@ void print_training_table(const std::vector<bench::BatchNormCase>& cases, const 
 }  // namespace
 
 int bench_command(const std::vector<std::string>& args) {
-  Options options;
-  try {
-    options = parse_options(args);
-  } catch (const UsageError& e) {
-    if (std::string_view(e.what()).empty()) {
-      std::puts(kUsage);
-      return 0;
-    }
-    throw UsageError(std::string(e.what()) + " (see 'bnrt bench --help')");
+  if (!args.empty() && args[0] == "conv") {
+    return conv_bench_command({args.begin() + 1, args.end()});
   }
+  const auto parsed = parse_or_print_help([&] { return parse_options(args); }, kUsage, "bench");
+  if (!parsed) return 0;
+  const Options& options = *parsed;
   const auto cases = bench::batch_norm_ladder(options.ladder);
   const bool progress = isatty(STDERR_FILENO) != 0;
   const Results results(

@@ -19,7 +19,8 @@ constexpr const char* kUsage = R"(usage: bnrt <command> [options]
 
 commands:
   fold       fold BatchNormalization into neighbouring layers of an ONNX model, with a report
-  bench      batch-norm latency and bandwidth over the ResNet-50 ladder, vs memcpy / naive / oneDNN
+  bench      batch-norm latency and bandwidth over the ResNet-50 ladder, vs memcpy / naive / oneDNN;
+             `bench conv`: fused Conv + BN + ReLU vs the unfused chain and oneDNN
   version    print the bnrt version and the instruction set it would use here
 
 Run 'bnrt <command> --help' for a command's options.

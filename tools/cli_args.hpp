@@ -2,8 +2,11 @@
 // errors reported as exceptions the main() turns into exit code 1.
 #pragma once
 
+#include <cstdio>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace bnrt::cli {
@@ -56,6 +59,22 @@ inline double parse_number(const std::string& option, const std::string& text, d
                      "'");
   }
   return value;
+}
+
+/// Runs a subcommand's option parser. `--help` (thrown as an empty UsageError) prints `usage`
+/// and gives nullopt (exit 0); any other usage error is rethrown naming the command's --help.
+template <class Parse>
+auto parse_or_print_help(Parse parse, const char* usage, const std::string& command)
+    -> std::optional<decltype(parse())> {
+  try {
+    return parse();
+  } catch (const UsageError& e) {
+    if (std::string_view(e.what()).empty()) {
+      std::puts(usage);
+      return std::nullopt;
+    }
+    throw UsageError(std::string(e.what()) + " (see 'bnrt " + command + " --help')");
+  }
 }
 
 }  // namespace bnrt::cli

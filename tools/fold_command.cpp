@@ -112,16 +112,9 @@ void write_text_file(const std::string& path, const std::string& text) {
 }  // namespace
 
 int fold_command(const std::vector<std::string>& args) {
-  Options options;
-  try {
-    options = parse_options(args);
-  } catch (const UsageError& e) {
-    if (std::string_view(e.what()).empty()) {
-      std::puts(kUsage);
-      return 0;
-    }
-    throw UsageError(std::string(e.what()) + " (see 'bnrt fold --help')");
-  }
+  const auto parsed = parse_or_print_help([&] { return parse_options(args); }, kUsage, "fold");
+  if (!parsed) return 0;
+  const Options& options = *parsed;
   onnx::Model model = onnx::Model::load(options.input);
   const onnx::CheckResult input_check = model.check();
   std::optional<onnx::Model> original;
