@@ -7,6 +7,7 @@
 #include <cmath>
 #include <random>
 
+#include "bench_buffers.hpp"
 #include "bnrt/batch_norm.hpp"
 
 namespace bnrt::bench {
@@ -63,14 +64,21 @@ ConvBnActOptions options_for(Layout layout, ConvActivation activation) {
   return o;
 }
 
-/// Input and output tensors of one layer (batch 1) in the case's layout.
+AlignedFloats copy_of(const std::vector<float>& v) {
+  AlignedFloats out(v.size());
+  std::copy(v.begin(), v.end(), out.data());
+  return out;
+}
+
+/// Input and output tensors of one layer (batch 1) in the case's layout, 64-byte aligned as a
+/// framework's allocator gives them (oneDNN's runner allocates its own the same way).
 struct LayerTensors {
-  std::vector<float> src, dst;
+  AlignedFloats src, dst;
   std::vector<std::int64_t> src_dims, dst_dims;
   Layout layout;
 
   LayerTensors(const ConvBenchCase& c, const LayerData& data)
-      : src(data.src),
+      : src(copy_of(data.src)),
         dst(static_cast<std::size_t>(c.layer.desc.out_channels * c.layer.desc.output_h() *
                                      c.layer.desc.output_w())),
         src_dims(
@@ -80,10 +88,8 @@ struct LayerTensors {
         layout(c.layout) {}
 
   ConstTensor input() const { return {src.data(), src_dims, layout}; }
-  ConstTensor output_view(const std::vector<float>& v) const {
-    return {v.data(), dst_dims, layout};
-  }
-  MutableTensor output(std::vector<float>& v) const { return {v.data(), dst_dims, layout}; }
+  ConstTensor output_view(const AlignedFloats& v) const { return {v.data(), dst_dims, layout}; }
+  MutableTensor output(AlignedFloats& v) const { return {v.data(), dst_dims, layout}; }
 };
 
 class FusedRunner final : public Runner {
@@ -124,7 +130,7 @@ class UnfusedRunner final : public Runner {
   ConvBnAct conv_;
   BatchNorm bn_, relu_;
   LayerTensors t_;
-  std::vector<float> conv_out_;
+  AlignedFloats conv_out_;
 };
 
 }  // namespace

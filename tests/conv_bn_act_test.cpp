@@ -279,6 +279,31 @@ std::vector<ConvCase> network_cases() {
   return cases;
 }
 
+/// Depthwise shapes on the kernel's fast paths (3x3 and 5x5, stride 1 and 2, no dilation):
+/// rows of 1 to 37 pixels, so tiles are whole, clipped at the left and right padding, short at
+/// the row's end, or all three; partial channel blocks; asymmetric padding.
+std::vector<ConvCase> depthwise_cases() {
+  std::vector<ConvCase> cases;
+  std::size_t i = 0;
+  for (const std::int64_t k : {3, 5}) {
+    for (const std::int64_t s : {1, 2}) {
+      for (const std::int64_t w : {1, 6, 19, 37}) {
+        ConvCase c;
+        c.in = c.out = c.groups = i % 2 == 0 ? 17 : 33;
+        c.h = 4, c.w = w, c.kh = c.kw = k, c.sh = c.sw = s;
+        c.pt = c.pb = k / 2;
+        c.pl = i % 3 == 0 ? 0 : k / 2, c.pr = i % 3 == 1 ? k / 2 + 1 : k / 2;
+        if (c.kw > c.w + c.pl + c.pr) c.pl = c.pr = k / 2;
+        c.bn = true, c.bias = i % 2 == 0, c.residual = i % 3 == 2;
+        c.act = activation_for(i);
+        cases.push_back(c);
+        ++i;
+      }
+    }
+  }
+  return cases;
+}
+
 class ConvBnActSweep : public ::testing::TestWithParam<std::tuple<Isa, Layout>> {};
 
 TEST_P(ConvBnActSweep, MatchesFloat64Reference) {
@@ -288,6 +313,7 @@ TEST_P(ConvBnActSweep, MatchesFloat64Reference) {
   std::uint64_t seed = 100;
   for (const ConvCase& c : sweep_cases()) check_case(c, layout, seed++);
   for (const ConvCase& c : network_cases()) check_case(c, layout, seed++);
+  for (const ConvCase& c : depthwise_cases()) check_case(c, layout, seed++);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllIsasAndLayouts, ConvBnActSweep,

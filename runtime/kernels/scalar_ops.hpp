@@ -18,6 +18,7 @@ struct ScalarOps {
     __builtin_memcpy(&value, src, sizeof value);
     return value;
   }
+  static vec load_once(const float* src) noexcept { return load(src); }
   static void store(float* dst, vec value) noexcept { __builtin_memcpy(dst, &value, sizeof value); }
   static void stream(float* dst, vec value) noexcept { store(dst, value); }
   static void stream_fence() noexcept {}
