@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <thread>
 
 #include "affine_run.hpp"
 #include "bnrt/conv_bn_act.hpp"
@@ -207,6 +208,20 @@ void pack_depthwise(detail::ConvBnActState& s) {
   }
 }
 
+/// Scratch plane geometry for depthwise on channels-first tensors: the padded input split
+/// into stride_w phases; each phase row long enough for the widest tile at the last column plus
+/// the furthest tap, and for every input column the copy writes.
+void plan_planar_depthwise(detail::ConvBnActState& s) {
+  const kernels::ConvGeometry& g = s.geometry;
+  const std::size_t width = s.kernels->depthwise_plane_width;
+  const std::size_t tiled_w = (s.out_w + width - 1) / width * width;
+  const std::size_t reach = tiled_w + (g.kernel_w - 1) * g.dilation_w / g.stride_w;
+  const std::size_t copied = (g.in_w + g.pad_left - 1) / g.stride_w + 1;
+  s.planar_depthwise = true;
+  s.plane_phase_cols = std::max(reach, copied);
+  s.plane_rows = static_cast<std::size_t>(s.desc.input_h + s.desc.pad_top + s.desc.pad_bottom);
+}
+
 }  // namespace
 
 std::string_view conv_activation_name(const ConvActivation& activation) noexcept {
@@ -281,7 +296,9 @@ ConvBnAct ConvBnAct::create(const Conv2dDesc& desc, std::span<const float> weigh
 
   const bool depthwise = s.in_per_group == 1 && s.out_per_group == 1;
   s.algorithm = depthwise ? ConvAlgorithm::depthwise : ConvAlgorithm::gemm;
-  if (depthwise) {
+  if (depthwise && options.layout == Layout::nchw) {
+    plan_planar_depthwise(s);
+  } else if (depthwise) {
     pack_depthwise(s);
   } else {
     pack_gemm(s);
@@ -293,7 +310,15 @@ ConvBnAct ConvBnAct::create(const Conv2dDesc& desc, std::span<const float> weigh
 
 ConvBnAct::ConvBnAct(std::shared_ptr<const detail::ConvBnActState> state)
     : state_(std::move(state)), scratch_(std::make_unique<detail::ConvScratch>()) {
-  if (state_->options.layout == Layout::nchw) {
+  if (state_->planar_depthwise) {
+    // One plane per thread that may run; capped by max_threads when set.
+    const int max_threads = state_->options.max_threads;
+    const auto hardware = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    scratch_->plane_slots =
+        static_cast<std::size_t>(max_threads > 0 ? std::min(max_threads, hardware) : hardware);
+    scratch_->padded_planes =
+        detail::AlignedBuffer<float>(scratch_->plane_slots * state_->plane_floats());
+  } else if (state_->options.layout == Layout::nchw) {
     const Conv2dDesc& d = state_->desc;
     scratch_->nhwc_image = detail::AlignedBuffer<float>(
         static_cast<std::size_t>(d.in_channels * d.input_h * d.input_w));

@@ -2,6 +2,7 @@
 // the kernel chosen at create, over oneTBB. Every output element is computed by one kernel
 // call in one fixed order, so results are bitwise identical for any thread count.
 #include <algorithm>
+#include <atomic>
 #include <string>
 
 #include "bnrt/conv_bn_act.hpp"
@@ -144,6 +145,37 @@ void run_depthwise(const detail::ConvBnActState& s, const float* image, const Im
   });
 }
 
+/// Depthwise on channels-first tensors: one task per run of channels, each with its own
+/// scratch plane (claimed in arrival order; the result does not depend on which).
+void run_depthwise_planar(const detail::ConvBnActState& s, const float* image,
+                          const ImageOutput& out, detail::ConvScratch& scratch) {
+  const kernels::ConvKernelTable& k = *s.kernels;
+  const auto channels = static_cast<std::size_t>(s.desc.out_channels);
+  const std::size_t in_plane = s.geometry.in_h * s.geometry.in_w;
+  const std::size_t chunks = std::min(
+      scratch.plane_slots,
+      chunk_count(channels, static_cast<std::size_t>(s.macs_per_image), s.options.max_threads));
+  std::atomic<std::size_t> next_slot{0};
+  detail::parallel_ranges(channels, chunks, 1, 0, [&](std::size_t begin, std::size_t end) {
+    kernels::DepthwisePlaneArgs a;
+    a.geometry = &s.geometry;
+    a.padded = scratch.padded_planes.data() + next_slot.fetch_add(1) * s.plane_floats();
+    a.padded_rows = s.plane_rows;
+    a.phase_cols = s.plane_phase_cols;
+    a.out_h = s.out_h;
+    a.epilogue = &s.epilogue;
+    for (std::size_t c = begin; c < end; ++c) {
+      a.src = image + c * in_plane;
+      a.weights = s.folded_weight.data() + c * s.taps;
+      a.bias = s.folded_bias[c];
+      const kernels::TileOutput plane = out.at(0, c, &s.epilogue);
+      a.dst = plane.dst;
+      a.residual = plane.residual;
+      k.depthwise_plane(a);
+    }
+  });
+}
+
 }  // namespace
 
 void ConvBnAct::run(ConstTensor src, MutableTensor dst) { run_checked(src, nullptr, dst); }
@@ -190,7 +222,7 @@ void ConvBnAct::run_checked(ConstTensor src, const ConstTensor* residual, Mutabl
   const std::size_t pixels_out = s.out_h * s.out_w;
   for (std::size_t i = 0; i < n; ++i) {
     const float* image = src.data + i * in_image;
-    if (layout == Layout::nchw) {
+    if (layout == Layout::nchw && !s.planar_depthwise) {
       transpose_to_nhwc(image, scratch_->nhwc_image.data(), static_cast<std::size_t>(d.in_channels),
                         static_cast<std::size_t>(d.input_h * d.input_w), s.options.max_threads);
       image = scratch_->nhwc_image.data();
@@ -199,7 +231,9 @@ void ConvBnAct::run_checked(ConstTensor src, const ConstTensor* residual, Mutabl
                     residual != nullptr ? residual->data + i * out_image : nullptr,
                     layout == Layout::nhwc ? static_cast<std::size_t>(d.out_channels) : 1,
                     layout == Layout::nhwc ? 1 : pixels_out};
-    if (s.algorithm == ConvAlgorithm::depthwise) {
+    if (s.planar_depthwise) {
+      run_depthwise_planar(s, image, out, *scratch_);
+    } else if (s.algorithm == ConvAlgorithm::depthwise) {
       run_depthwise(s, image, out);
     } else {
       run_gemm(s, image, out);

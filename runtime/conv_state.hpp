@@ -42,6 +42,14 @@ struct ConvBnActState {
   std::size_t group_weight_floats = 0;
   std::size_t group_bias_floats = 0;
   std::size_t padded_channels = 0;  ///< depthwise: channels rounded up to kMaxLanes
+  /// Depthwise on channels-first tensors runs plane by plane on the input as given (no
+  /// transpose), through a zero-padded scratch plane of this geometry per thread (see
+  /// conv_depthwise_planar_impl.hpp); it reads folded_weight / folded_bias directly.
+  bool planar_depthwise = false;
+  std::size_t plane_rows = 0, plane_phase_cols = 0;
+  std::size_t plane_floats() const noexcept {
+    return geometry.stride_w * plane_rows * plane_phase_cols;
+  }
   AlignedBuffer<float> packed_weights;
   AlignedBuffer<float> packed_bias;
   AlignedBuffer<float> zero_row;  ///< in_per_group zeros: what padding reads
@@ -49,8 +57,11 @@ struct ConvBnActState {
   std::int64_t macs_per_image = 0;
 };
 
-/// Per-object scratch, sized at create: NCHW input transposed to NHWC, one image at a time.
+/// Per-object scratch, sized at create: NCHW input transposed to NHWC, one image at a time
+/// (gemm), or one padded plane per thread that may run (planar depthwise).
 struct ConvScratch {
   AlignedBuffer<float> nhwc_image;
+  AlignedBuffer<float> padded_planes;  ///< plane_slots x plane_floats(), zeroed once
+  std::size_t plane_slots = 0;
 };
 }  // namespace bnrt::detail

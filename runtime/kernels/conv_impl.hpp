@@ -6,6 +6,7 @@
 #include <cstddef>
 
 #include "conv_depthwise_impl.hpp"
+#include "conv_depthwise_planar_impl.hpp"
 #include "conv_gemm_impl.hpp"
 
 namespace bnrt::kernels {
@@ -27,6 +28,8 @@ constexpr ConvKernelTable make_conv_table() noexcept {
   return {{gemm_entry<Ops, MR, 1, MAX_NV>(), gemm_entry<Ops, MR, 2, MAX_NV>(),
            gemm_entry<Ops, MR, 3, MAX_NV>(), gemm_entry<Ops, MR, 4, MAX_NV>()},
           &depthwise_row<Ops, MR_DW>,
+          &depthwise_plane<Ops, 2, 4>,
+          4 * Ops::lanes,
           MR,
           MAX_NV,
           Ops::lanes};

@@ -6,7 +6,8 @@
 //   each pixel's row at the input pixel that tap reads (or at a row of zeros in the padding),
 //   then runs the dot products over the group's input channels: a GEMM whose A rows are
 //   gathered through pointers (an implicit GEMM; a 1x1 stride-1 conv is a plain GEMM).
-// - depthwise: one output row, vectorized over channels, a few pixels at a time.
+// - depthwise: one output row, vectorized over channels, a few pixels at a time; for
+//   channels-first tensors, one channel plane, vectorized along the rows.
 // Both start from the bias, and apply residual add and activation in registers before the only
 // store of each output element (channels-first output goes through an L1 staging tile).
 #pragma once
@@ -73,8 +74,25 @@ struct DepthwiseRowArgs {
   TileOutput out;                          ///< at (oh, ow = 0, channel 0)
 };
 
+/// One channel plane of a depthwise conv on channels-first input and output.
+struct DepthwisePlaneArgs {
+  const ConvGeometry* geometry = nullptr;  ///< in_pixel_stride unused
+  const float* src = nullptr;              ///< the input plane [in_h][in_w]
+  const float* weights = nullptr;          ///< the channel's [kernel_h][kernel_w]
+  float bias = 0.0f;
+  /// Scratch: stride_w phase planes of padded_rows x phase_cols floats (see
+  /// conv_depthwise_planar_impl.hpp), zero wherever the copy of the input does not write.
+  float* padded = nullptr;
+  std::size_t padded_rows = 0, phase_cols = 0;
+  std::size_t out_h = 0;
+  float* dst = nullptr;             ///< the output plane [out_h][out_w]
+  const float* residual = nullptr;  ///< likewise, or null
+  const ConvEpilogue* epilogue = nullptr;
+};
+
 using GemmTileFn = void (*)(const GemmTileArgs& args) noexcept;
 using DepthwiseRowFn = void (*)(const DepthwiseRowArgs& args) noexcept;
+using DepthwisePlaneFn = void (*)(const DepthwisePlaneArgs& args) noexcept;
 
 /// Widest gemm tile in vectors, on any ISA.
 inline constexpr std::size_t kMaxGemmVectors = 4;
@@ -85,6 +103,10 @@ struct ConvKernelTable {
   /// the channels left over, so no tile computes much padding.
   GemmTileFn gemm[kMaxGemmVectors];
   DepthwiseRowFn depthwise;
+  /// Channels-first depthwise: whole planes; a tile spans depthwise_plane_width columns and
+  /// may read up to that many past the output row (the scratch plane is sized for it).
+  DepthwisePlaneFn depthwise_plane;
+  std::size_t depthwise_plane_width;
   std::size_t gemm_rows;     ///< MR: output pixels per gemm tile
   std::size_t gemm_vectors;  ///< widest gemm tile, in vectors
   std::size_t lanes;         ///< floats per vector
