@@ -145,6 +145,40 @@ void run_depthwise(const detail::ConvBnActState& s, const float* image, const Im
   });
 }
 
+/// 1x1 on channels-first tensors: tiles of output channels x pixels, channel tiles innermost
+/// so a tile of pixels (all input channels) stays in L2 while every weight row passes over it.
+void run_planar_gemm(const detail::ConvBnActState& s, const float* image, const ImageOutput& out) {
+  const kernels::ConvKernelTable& k = *s.kernels;
+  const std::size_t mr = k.gemm_rows, width = k.planar_gemm_vectors * k.lanes;
+  const std::size_t plane = s.out_h * s.out_w;
+  const std::size_t pixel_tiles = (plane + width - 1) / width;
+  const std::size_t channel_tiles = (s.out_per_group + mr - 1) / mr;
+  const std::size_t groups = static_cast<std::size_t>(s.desc.groups);
+  const std::size_t units = groups * pixel_tiles * channel_tiles;
+  const std::size_t chunks =
+      chunk_count(units, static_cast<std::size_t>(s.macs_per_image), s.options.max_threads);
+  detail::parallel_ranges(units, chunks, 1, 0, [&](std::size_t begin, std::size_t end) {
+    kernels::PlanarGemmTileArgs a;
+    a.plane_stride = plane;
+    a.k_count = s.in_per_group;
+    for (std::size_t u = begin; u < end; ++u) {
+      const std::size_t group = u / (pixel_tiles * channel_tiles);
+      const std::size_t pixel0 = u / channel_tiles % pixel_tiles * width;
+      const std::size_t tile = group * channel_tiles + u % channel_tiles;
+      const std::size_t channel = group * s.out_per_group + u % channel_tiles * mr;
+      a.weights = s.packed_weights.data() + tile * mr * s.in_per_group;
+      a.bias = s.packed_bias.data() + tile * mr;
+      a.input = image + group * s.in_per_group * plane + pixel0;
+      a.rows = std::min(mr, (group + 1) * s.out_per_group - channel);
+      a.cols = std::min(width, plane - pixel0);
+      const std::size_t offset = channel * plane + pixel0;
+      a.out = {out.dst + offset, out.residual ? out.residual + offset : nullptr, plane, 1,
+               &s.epilogue};
+      k.planar_gemm(a);
+    }
+  });
+}
+
 /// Depthwise on channels-first tensors: one task per run of channels, each with its own
 /// scratch plane (claimed in arrival order; the result does not depend on which).
 void run_depthwise_planar(const detail::ConvBnActState& s, const float* image,
@@ -222,7 +256,7 @@ void ConvBnAct::run_checked(ConstTensor src, const ConstTensor* residual, Mutabl
   const std::size_t pixels_out = s.out_h * s.out_w;
   for (std::size_t i = 0; i < n; ++i) {
     const float* image = src.data + i * in_image;
-    if (layout == Layout::nchw && !s.planar_depthwise) {
+    if (layout == Layout::nchw && !s.planar_depthwise && !s.planar_gemm) {
       transpose_to_nhwc(image, scratch_->nhwc_image.data(), static_cast<std::size_t>(d.in_channels),
                         static_cast<std::size_t>(d.input_h * d.input_w), s.options.max_threads);
       image = scratch_->nhwc_image.data();
@@ -233,6 +267,8 @@ void ConvBnAct::run_checked(ConstTensor src, const ConstTensor* residual, Mutabl
                     layout == Layout::nhwc ? 1 : pixels_out};
     if (s.planar_depthwise) {
       run_depthwise_planar(s, image, out, *scratch_);
+    } else if (s.planar_gemm) {
+      run_planar_gemm(s, image, out);
     } else if (s.algorithm == ConvAlgorithm::depthwise) {
       run_depthwise(s, image, out);
     } else {

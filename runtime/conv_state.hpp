@@ -42,6 +42,9 @@ struct ConvBnActState {
   std::size_t group_weight_floats = 0;
   std::size_t group_bias_floats = 0;
   std::size_t padded_channels = 0;  ///< depthwise: channels rounded up to kMaxLanes
+  /// A 1x1 stride-1 unpadded conv on channels-first tensors runs as a GEMM along the pixels
+  /// on the input as given (weights packed by pack_planar_gemm).
+  bool planar_gemm = false;
   /// Depthwise on channels-first tensors runs plane by plane on the input as given (no
   /// transpose), through a zero-padded scratch plane of this geometry per thread (see
   /// conv_depthwise_planar_impl.hpp); it reads folded_weight / folded_bias directly.

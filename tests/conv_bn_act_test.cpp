@@ -276,6 +276,11 @@ std::vector<ConvCase> network_cases() {
   add(144, 144, 13, 3, 2, 1, 144, false);  // mobilenet depthwise stride 2
   add(24, 144, 10, 1, 1, 0, 1, false);     // mobilenet expand
   cases.back().act = ConvActivation::relu6();
+  // 1x1 on planes big enough for the channels-first GEMM along pixels (>= 8 tiles of pixels
+  // on every ISA), with a short last tile, channel tiles cut short, groups and a residual.
+  add(17, 15, 23, 1, 1, 0, 1, false);
+  add(24, 36, 23, 1, 1, 0, 3, true);
+  cases.back().act = ConvActivation::silu();
   return cases;
 }
 

@@ -95,4 +95,44 @@ void gemm_tile(const GemmTileArgs& a) noexcept {
   store_tile<Ops, MR, NV>(acc, a.rows, a.cols, a.out);
 }
 
+/// See PlanarGemmTileArgs. Rows past `rows` are computed (from the packing's repeated last
+/// channel) but never stored; a short last tile of pixels loads only its `cols` floats.
+template <class Ops, std::size_t MR, std::size_t NV>
+void planar_gemm_tile(const PlanarGemmTileArgs& a) noexcept {
+  using vec = typename Ops::vec;
+  constexpr std::size_t L = Ops::lanes;
+  vec acc[MR][NV];
+#pragma GCC unroll 16
+  for (std::size_t m = 0; m < MR; ++m) {
+    const vec b = Ops::broadcast(a.bias[m]);
+#pragma GCC unroll 8
+    for (std::size_t v = 0; v < NV; ++v) acc[m][v] = b;
+  }
+  const auto accumulate = [&](auto load_pixels) {
+    const float* x = a.input;
+    const float* w = a.weights;
+    for (std::size_t k = 0; k < a.k_count; ++k, x += a.plane_stride, w += MR) {
+      vec b[NV];
+#pragma GCC unroll 8
+      for (std::size_t v = 0; v < NV; ++v) b[v] = load_pixels(x, v);
+#pragma GCC unroll 16
+      for (std::size_t m = 0; m < MR; ++m) {
+        const vec wk = Ops::broadcast(w[m]);
+#pragma GCC unroll 8
+        for (std::size_t v = 0; v < NV; ++v) acc[m][v] = Ops::fma(wk, b[v], acc[m][v]);
+      }
+    }
+  };
+  if (a.cols == NV * L) {
+    accumulate([](const float* x, std::size_t v) { return Ops::load(x + v * L); });
+  } else {
+    const std::size_t cols = a.cols;
+    accumulate([cols](const float* x, std::size_t v) {
+      if (v * L >= cols) return Ops::broadcast(0.0f);
+      return cols - v * L >= L ? Ops::load(x + v * L) : Ops::load_partial(x + v * L, cols - v * L);
+    });
+  }
+  store_tile<Ops, MR, NV>(acc, a.rows, a.cols, a.out);
+}
+
 }  // namespace bnrt::kernels

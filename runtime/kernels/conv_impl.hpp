@@ -27,6 +27,8 @@ constexpr ConvKernelTable make_conv_table() noexcept {
   static_assert(MAX_NV >= 1 && MAX_NV <= kMaxGemmVectors);
   return {{gemm_entry<Ops, MR, 1, MAX_NV>(), gemm_entry<Ops, MR, 2, MAX_NV>(),
            gemm_entry<Ops, MR, 3, MAX_NV>(), gemm_entry<Ops, MR, 4, MAX_NV>()},
+          &planar_gemm_tile<Ops, MR, MAX_NV>,
+          MAX_NV,
           &depthwise_row<Ops, MR_DW>,
           &depthwise_plane<Ops, 2, 4>,
           4 * Ops::lanes,

@@ -90,7 +90,23 @@ struct DepthwisePlaneArgs {
   const ConvEpilogue* epilogue = nullptr;
 };
 
+/// A 1x1, stride-1, unpadded conv on channels-first tensors, as the GEMM
+/// Y[oc][p] = sum_k W[oc][k] * X[k][p] with vectors along the pixels p: MR output channels x
+/// (NV * lanes) pixels per tile, written straight into the output planes.
+struct PlanarGemmTileArgs {
+  const float* weights = nullptr;  ///< the tile's weights packed [k][MR] (rows past the
+                                   ///< group's last channel repeat it)
+  const float* bias = nullptr;     ///< MR entries, packed likewise
+  const float* input = nullptr;    ///< X[0][first pixel] of the group; planes plane_stride apart
+  std::size_t plane_stride = 0;    ///< floats per input / output plane (H * W)
+  std::size_t k_count = 0;         ///< input channels per group
+  std::size_t rows = 0;            ///< valid output channels, 1..MR
+  std::size_t cols = 0;            ///< valid pixels, 1..NV * lanes (fewer: masked loads)
+  TileOutput out;                  ///< at (first channel, first pixel); pixel_stride = plane
+};
+
 using GemmTileFn = void (*)(const GemmTileArgs& args) noexcept;
+using PlanarGemmTileFn = void (*)(const PlanarGemmTileArgs& args) noexcept;
 using DepthwiseRowFn = void (*)(const DepthwiseRowArgs& args) noexcept;
 using DepthwisePlaneFn = void (*)(const DepthwisePlaneArgs& args) noexcept;
 
@@ -102,6 +118,9 @@ struct ConvKernelTable {
   /// gemm_vectors (null above). Layers use the widest for most channels and a narrower one for
   /// the channels left over, so no tile computes much padding.
   GemmTileFn gemm[kMaxGemmVectors];
+  /// Channels-first 1x1: gemm_rows output channels x planar_gemm_vectors vectors of pixels.
+  PlanarGemmTileFn planar_gemm;
+  std::size_t planar_gemm_vectors;
   DepthwiseRowFn depthwise;
   /// Channels-first depthwise: whole planes; a tile spans depthwise_plane_width columns and
   /// may read up to that many past the output row (the scratch plane is sized for it).
