@@ -92,10 +92,21 @@ inline void store_tile(typename Ops::vec (&acc)[MR][NV], std::size_t rows, std::
     return;
   }
   // Channels-first: stage the tile in L1, then write each channel's run of consecutive pixels.
+  // Without a residual the activation (elementwise) is applied in registers before staging,
+  // and the scatter is a plain copy; a residual must be added first, element by element.
   alignas(64) float staged[MR][NV * L];
 #pragma GCC unroll 16
   for (std::size_t m = 0; m < MR; ++m) {
-    for (std::size_t v = 0; v < NV; ++v) Ops::store(&staged[m][v * L], acc[m][v]);
+    for (std::size_t v = 0; v < NV; ++v) {
+      Ops::store(&staged[m][v * L], out.residual ? acc[m][v] : Epi::activate(acc[m][v], e));
+    }
+  }
+  if (!out.residual) {
+    for (std::size_t j = 0; j < cols; ++j) {
+      float* dst = out.dst + j * out.channel_stride;
+      for (std::size_t m = 0; m < rows; ++m) dst[m] = staged[m][j];
+    }
+    return;
   }
   for (std::size_t j = 0; j < cols; ++j) {
     float* dst = out.dst + j * out.channel_stride;
