@@ -75,11 +75,7 @@ Options parse_options(const std::vector<std::string>& args) {
         options.ladder.batches.push_back(parse_integer("--batch", item, 1, 1024));
       }
     } else if (arg == "--threads") {
-      options.ladder.threads.clear();
-      for (const auto& item : split_list(value())) {
-        options.ladder.threads.push_back(
-            static_cast<int>(parse_integer("--threads", item, 1, 1024)));
-      }
+      options.ladder.threads = parse_int_list("--threads", value(), 1, 1024);
     } else if (arg == "--layouts") {
       options.ladder.layouts.clear();
       for (const auto& item : split_list(value())) {

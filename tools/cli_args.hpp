@@ -61,6 +61,16 @@ inline double parse_number(const std::string& option, const std::string& text, d
   return value;
 }
 
+/// "--threads 1,2": each item an integer in [min, max].
+inline std::vector<int> parse_int_list(const std::string& option, const std::string& text, int min,
+                                       int max) {
+  std::vector<int> values;
+  for (const auto& item : split_list(text)) {
+    values.push_back(static_cast<int>(parse_integer(option, item, min, max)));
+  }
+  return values;
+}
+
 /// Runs a subcommand's option parser. `--help` (thrown as an empty UsageError) prints `usage`
 /// and gives nullopt (exit 0); any other usage error is rethrown naming the command's --help.
 template <class Parse>

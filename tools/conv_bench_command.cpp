@@ -67,10 +67,7 @@ Options parse_options(const std::vector<std::string>& args) {
     } else if (arg == "--layers") {
       options.layers = split_list(value());
     } else if (arg == "--threads") {
-      options.threads.clear();
-      for (const auto& item : split_list(value())) {
-        options.threads.push_back(static_cast<int>(parse_integer("--threads", item, 1, 1024)));
-      }
+      options.threads = parse_int_list("--threads", value(), 1, 1024);
     } else if (arg == "--layouts") {
       options.layouts.clear();
       for (const auto& item : split_list(value())) {
