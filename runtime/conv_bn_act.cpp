@@ -331,8 +331,8 @@ ConvBnAct ConvBnAct::create(const Conv2dDesc& desc, std::span<const float> weigh
   if (depthwise && options.layout == Layout::nchw) {
     plan_planar_depthwise(s);
   } else if (pointwise && options.layout == Layout::nchw &&
-             s.out_h * s.out_w >= kMinPlanarGemmTiles * s.kernels->planar_gemm_vectors *
-                                      s.kernels->lanes) {
+             s.out_h * s.out_w >=
+                 kMinPlanarGemmTiles * s.kernels->planar_gemm_vectors * s.kernels->lanes) {
     pack_planar_gemm(s);
   } else if (depthwise) {
     pack_depthwise(s);
