@@ -32,21 +32,17 @@ struct SimdOps {
   /// A load the compiler must keep in a register: without it GCC folds a value used by several
   /// FMAs into each of them as a memory operand, loading it again per use.
   static vec load_once(const float* src) noexcept {
-    vec v = vec::load_unaligned(src);
+    // The register type of this Arch only: naming a wider one (__m512 in the SSE2 unit) is
+    // rejected by clang even in a discarded branch.
+    typename vec::register_type r = vec::load_unaligned(src);
     if constexpr (is_avx512) {
-      __m512 r = v;
-      __asm__("" : "+v"(r));
-      return r;
-    } else if constexpr (is_avx2) {
-      __m256 r = v;
-      __asm__("" : "+x"(r));
-      return r;
+      __asm__("" : "+v"(r));  // "v": any of zmm0-31
     } else {
-      __m128 r = v;
       __asm__("" : "+x"(r));
-      return r;
     }
+    return r;
   }
+
   static void store(float* dst, const vec& value) noexcept { value.store_unaligned(dst); }
 
   /// Non-temporal store; dst must be vector_bytes-aligned.
