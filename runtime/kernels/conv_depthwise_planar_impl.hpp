@@ -20,14 +20,22 @@ namespace bnrt::kernels {
 namespace depthwise {
 
 /// Copies the input plane into the phase planes (see above).
+template <class Ops>
 inline void fill_phase_planes(const DepthwisePlaneArgs& a) noexcept {
+  constexpr std::size_t L = Ops::lanes;
   const ConvGeometry& g = *a.geometry;
   const std::size_t phase_floats = a.padded_rows * a.phase_cols;
   for (std::size_t ih = 0; ih < g.in_h; ++ih) {
     const float* in = a.src + ih * g.in_w;
     float* row = a.padded + (ih + g.pad_top) * a.phase_cols;
     if (g.stride_w == 1) {
-      std::memcpy(row + g.pad_left, in, g.in_w * sizeof(float));
+      // Inline vector copy: rows are a few hundred bytes, where a memcpy call costs as much
+      // as the copy itself.
+      float* out = row + g.pad_left;
+      std::size_t iw = 0;
+      for (; iw + L <= g.in_w; iw += L) Ops::store(out + iw, Ops::load(in + iw));
+      if (iw < g.in_w)
+        Ops::store_partial(out + iw, Ops::load_partial(in + iw, g.in_w - iw), g.in_w - iw);
       continue;
     }
     for (std::size_t iw = 0; iw < g.in_w; ++iw) {
@@ -90,21 +98,245 @@ inline void plane_tile(const DepthwisePlaneArgs& a, std::size_t oh, std::size_t 
   }
 }
 
+/// The stride-1, undilated K x K case of plane_tile, with input rows shared between output
+/// rows: each input row is loaded once per tap column and feeds every output row of the tile
+/// that uses it (up to K), so a tile of MR rows costs (MR + K - 1) * K loads per vector column
+/// instead of MR * K * K. Kernel size and tile shape are compile-time, so every loop unrolls.
+template <class Ops, std::size_t K, std::size_t MR, std::size_t NV>
+inline void plane_tile_unit_stride(const DepthwisePlaneArgs& a, std::size_t oh, std::size_t rows,
+                                   std::size_t ow0, std::size_t cols) noexcept {
+  using vec = typename Ops::vec;
+  constexpr std::size_t L = Ops::lanes;
+  constexpr std::size_t kInputRows = MR + K - 1;
+  vec acc[MR][1][NV];
+  const vec bias = Ops::broadcast(a.bias);
+#pragma GCC unroll 8
+  for (std::size_t m = 0; m < MR; ++m) {
+#pragma GCC unroll 8
+    for (std::size_t v = 0; v < NV; ++v) acc[m][0][v] = bias;
+  }
+  vec w[K][K];
+#pragma GCC unroll 8
+  for (std::size_t kh = 0; kh < K; ++kh) {
+#pragma GCC unroll 8
+    for (std::size_t kw = 0; kw < K; ++kw) w[kh][kw] = Ops::broadcast(a.weights[kh * K + kw]);
+  }
+  // Input rows past the plane (a last tile shorter than MR) repeat its last row; they only
+  // feed tile rows that are never stored.
+  const std::size_t last_row = rows + K - 2;
+  const float* const first = a.padded + oh * a.phase_cols + ow0;
+#pragma GCC unroll 16
+  for (std::size_t r = 0; r < kInputRows; ++r) {
+    const float* in = first + (r < last_row ? r : last_row) * a.phase_cols;
+#pragma GCC unroll 8
+    for (std::size_t kw = 0; kw < K; ++kw) {
+#pragma GCC unroll 8
+      for (std::size_t v = 0; v < NV; ++v) {
+        const vec x = Ops::load_once(in + kw + v * L);
+        // Output row m reads input row r through kernel row r - m.
+#pragma GCC unroll 16
+        for (std::size_t m = 0; m < MR; ++m) {
+          if (r >= m && r - m < K) acc[m][0][v] = Ops::fma(x, w[r - m][kw], acc[m][0][v]);
+        }
+      }
+    }
+  }
+  const std::size_t out_w = a.geometry->out_w;
+#pragma GCC unroll 8
+  for (std::size_t m = 0; m < MR; ++m) {
+    if (m >= rows) break;
+    const std::size_t offset = (oh + m) * out_w + ow0;
+    store_tile<Ops, 1, NV>(
+        acc[m], 1, cols,
+        {a.dst + offset, a.residual ? a.residual + offset : nullptr, 0, 1, a.epilogue});
+  }
+}
+
+/// Prefetches the plane the thread computes next (input into L1, output for ownership) in
+/// equal slices, one per step, so its cache misses overlap this plane's arithmetic instead of
+/// stalling the first loads and stores of the next one.
+class NextPlanePrefetch {
+ public:
+  NextPlanePrefetch(const DepthwisePlaneArgs& a, std::size_t steps) noexcept
+      : src_(a.next_src),
+        dst_(a.next_dst),
+        src_floats_(a.next_src ? a.geometry->in_h * a.geometry->in_w : 0),
+        dst_floats_(a.next_dst ? a.out_h * a.geometry->out_w : 0),
+        src_slice_(slice(src_floats_, steps)),
+        dst_slice_(slice(dst_floats_, steps)) {}
+
+  void step() noexcept {
+    const std::size_t src_end = std::min(src_done_ + src_slice_, src_floats_);
+    for (; src_done_ < src_end; src_done_ += kLineFloats)
+      __builtin_prefetch(src_ + src_done_, 0, 3);
+    const std::size_t dst_end = std::min(dst_done_ + dst_slice_, dst_floats_);
+    for (; dst_done_ < dst_end; dst_done_ += kLineFloats)
+      __builtin_prefetch(dst_ + dst_done_, 1, 3);
+  }
+
+ private:
+  static constexpr std::size_t kLineFloats = 64 / sizeof(float);
+  static std::size_t slice(std::size_t floats, std::size_t steps) noexcept {
+    return (floats / steps + kLineFloats) / kLineFloats * kLineFloats;
+  }
+  const float* src_;
+  const float* dst_;
+  std::size_t src_floats_, dst_floats_, src_slice_, dst_slice_;
+  std::size_t src_done_ = 0, dst_done_ = 0;
+};
+
+/// The arithmetic of one block of plane_direct: MR output rows x NV vectors from the
+/// MR + K - 1 input rows starting at `in` (input row first_row, lane 0 at the tile's first
+/// tap column). Each window is loaded into a mask register once and used for every row.
+/// kRowEdges: some of those rows lie above or below the plane and must read as zero; they get
+/// empty windows rather than a branch (a branch makes GCC keep the accumulators on the stack),
+/// and their addresses, like lanes left of a row, are never read.
+template <class Ops, std::size_t K, std::size_t MR, std::size_t NV, bool kRowEdges>
+inline void accumulate_rows(typename Ops::vec (&acc)[MR][1][NV], const typename Ops::vec (&w)[K][K],
+                            const typename Ops::window (&windows)[K][NV], const float* in,
+                            std::ptrdiff_t in_w, std::ptrdiff_t first_row,
+                            std::ptrdiff_t in_h) noexcept {
+  using vec = typename Ops::vec;
+  constexpr std::size_t L = Ops::lanes;
+  constexpr std::size_t kInputRows = MR + K - 1;
+#pragma GCC unroll 8
+  for (std::size_t kw = 0; kw < K; ++kw) {
+#pragma GCC unroll 8
+    for (std::size_t v = 0; v < NV; ++v) {
+      const typename Ops::window window = windows[kw][v];
+#pragma GCC unroll 16
+      for (std::size_t r = 0; r < kInputRows; ++r) {
+        const float* x_at = in + static_cast<std::ptrdiff_t>(r) * in_w + kw + v * L;
+        vec x;
+        if constexpr (kRowEdges) {
+          const std::ptrdiff_t ih = first_row + static_cast<std::ptrdiff_t>(r);
+          x = Ops::load_window(x_at, Ops::window_if(window, ih >= 0 && ih < in_h));
+        } else {
+          x = Ops::load_window(x_at, window);
+        }
+        // Output row m reads input row r through kernel row r - m.
+#pragma GCC unroll 16
+        for (std::size_t m = 0; m < MR; ++m) {
+          if (r >= m && r - m < K) acc[m][0][v] = Ops::fma(x, w[r - m][kw], acc[m][0][v]);
+        }
+      }
+    }
+  }
+}
+
+/// A whole plane of the stride-1 K x K case, read straight from the input with no padded copy:
+/// every load is a masked one whose window keeps the lanes inside the row, so padding columns
+/// read as zero, and rows above or below the plane get empty windows. Column tiles go outer so
+/// the weights and the windows (which depend only on the column) are set up once per column
+/// tile, not per tile; row blocks of MR go inner. Needs cheap masked loads.
+template <class Ops, std::size_t K, std::size_t MR, std::size_t NV>
+void plane_direct(const DepthwisePlaneArgs& a) noexcept {
+  using vec = typename Ops::vec;
+  using window = typename Ops::window;
+  constexpr std::size_t L = Ops::lanes;
+  constexpr std::size_t kInputRows = MR + K - 1;
+  constexpr std::size_t width = NV * L;
+  const ConvGeometry& g = *a.geometry;
+  const auto in_w = static_cast<std::ptrdiff_t>(g.in_w);
+  const auto in_h = static_cast<std::ptrdiff_t>(g.in_h);
+  const std::size_t out_h = a.out_h;
+  const std::size_t out_w = g.out_w;
+  vec w[K][K];
+#pragma GCC unroll 8
+  for (std::size_t kh = 0; kh < K; ++kh) {
+#pragma GCC unroll 8
+    for (std::size_t kw = 0; kw < K; ++kw) w[kh][kw] = Ops::broadcast(a.weights[kh * K + kw]);
+  }
+  const vec bias = Ops::broadcast(a.bias);
+  NextPlanePrefetch prefetch(a, (out_w + width - 1) / width * ((out_h + MR - 1) / MR));
+  for (std::size_t ow0 = 0; ow0 < out_w; ow0 += width) {
+    const std::size_t cols = std::min(width, out_w - ow0);
+    // Input column of lane 0 for tap column kw and vector v, and the lanes inside the row.
+    const std::ptrdiff_t first_col =
+        static_cast<std::ptrdiff_t>(ow0) - static_cast<std::ptrdiff_t>(g.pad_left);
+    window windows[K][NV];
+#pragma GCC unroll 8
+    for (std::size_t kw = 0; kw < K; ++kw) {
+#pragma GCC unroll 8
+      for (std::size_t v = 0; v < NV; ++v) {
+        const std::ptrdiff_t col = first_col + static_cast<std::ptrdiff_t>(kw + v * L);
+        const std::ptrdiff_t lo = col < 0 ? -col : 0;
+        const std::ptrdiff_t hi = std::min(in_w - col, static_cast<std::ptrdiff_t>(L));
+        windows[kw][v] = Ops::make_window(lo, hi);
+      }
+    }
+    for (std::size_t oh = 0; oh < out_h; oh += MR) {
+      prefetch.step();
+      vec acc[MR][1][NV];
+#pragma GCC unroll 8
+      for (std::size_t m = 0; m < MR; ++m) {
+#pragma GCC unroll 8
+        for (std::size_t v = 0; v < NV; ++v) acc[m][0][v] = bias;
+      }
+      const std::ptrdiff_t first_row =
+          static_cast<std::ptrdiff_t>(oh) - static_cast<std::ptrdiff_t>(g.pad_top);
+      const float* const in = a.src + first_row * in_w + first_col;
+      if (first_row >= 0 && first_row + static_cast<std::ptrdiff_t>(kInputRows) <= in_h) {
+        accumulate_rows<Ops, K, MR, NV, false>(acc, w, windows, in, in_w, first_row, in_h);
+      } else {
+        accumulate_rows<Ops, K, MR, NV, true>(acc, w, windows, in, in_w, first_row, in_h);
+      }
+      const std::size_t rows = std::min(MR, out_h - oh);
+#pragma GCC unroll 8
+      for (std::size_t m = 0; m < MR; ++m) {
+        if (m >= rows) break;
+        const std::size_t offset = (oh + m) * out_w + ow0;
+        store_tile<Ops, 1, NV>(
+            acc[m], 1, cols,
+            {a.dst + offset, a.residual ? a.residual + offset : nullptr, 0, 1, a.epilogue});
+      }
+    }
+  }
+}
+
+/// Walks a plane in tiles of MR rows x (NV * lanes) columns with `tile`.
+template <std::size_t MR, std::size_t NV, std::size_t L, class Tile>
+inline void walk_plane(const DepthwisePlaneArgs& a, Tile tile) noexcept {
+  constexpr std::size_t width = NV * L;
+  const std::size_t out_h = a.out_h;
+  const std::size_t out_w = a.geometry->out_w;
+  NextPlanePrefetch prefetch(a, (out_h + MR - 1) / MR);
+  for (std::size_t oh = 0; oh < out_h; oh += MR) {
+    const std::size_t rows = std::min(MR, out_h - oh);
+    prefetch.step();
+    for (std::size_t ow = 0; ow < out_w; ow += width) {
+      tile(a, oh, rows, ow, std::min(width, out_w - ow));
+    }
+  }
+}
+
 }  // namespace depthwise
 
 /// One channel plane of a depthwise conv on channels-first input (see above).
-template <class Ops, std::size_t MR, std::size_t NV>
+template <class Ops, std::size_t MR, std::size_t MR_UNIT, std::size_t NV>
 void depthwise_plane(const DepthwisePlaneArgs& a) noexcept {
   using namespace depthwise;
-  constexpr std::size_t width = NV * Ops::lanes;
+  constexpr std::size_t L = Ops::lanes;
   const ConvGeometry& g = *a.geometry;
-  fill_phase_planes(a);
-  const std::size_t out_h = a.out_h;
-  for (std::size_t oh = 0; oh < out_h; oh += MR) {
-    const std::size_t rows = std::min(MR, out_h - oh);
-    for (std::size_t ow = 0; ow < g.out_w; ow += width) {
-      plane_tile<Ops, MR, NV>(a, oh, rows, ow, std::min(width, g.out_w - ow));
+  const bool unit_stride = g.stride_h == 1 && g.stride_w == 1 && g.dilation_h == 1 &&
+                           g.dilation_w == 1 && g.kernel_h == g.kernel_w;
+  if constexpr (Ops::has_masked_loads) {
+    if (unit_stride && g.kernel_h == 3) {
+      plane_direct<Ops, 3, MR_UNIT, NV>(a);
+      return;
     }
+    if (unit_stride && g.kernel_h == 5) {
+      plane_direct<Ops, 5, MR_UNIT, NV>(a);
+      return;
+    }
+  }
+  fill_phase_planes<Ops>(a);
+  if (unit_stride && g.kernel_h == 3) {
+    walk_plane<MR_UNIT, NV, L>(a, &plane_tile_unit_stride<Ops, 3, MR_UNIT, NV>);
+  } else if (unit_stride && g.kernel_h == 5) {
+    walk_plane<MR_UNIT, NV, L>(a, &plane_tile_unit_stride<Ops, 5, MR_UNIT, NV>);
+  } else {
+    walk_plane<MR, NV, L>(a, &plane_tile<Ops, MR, NV>);
   }
 }
 

@@ -22,7 +22,7 @@ constexpr GemmTileFn gemm_entry() noexcept {
 
 /// The table for one ISA: MR pixels x up to MAX_NV vectors per gemm tile, MR_DW pixels per
 /// depthwise step.
-template <class Ops, std::size_t MR, std::size_t MAX_NV, std::size_t MR_DW>
+template <class Ops, std::size_t MR, std::size_t MAX_NV, std::size_t MR_DW, std::size_t MR_DW_PLANE>
 constexpr ConvKernelTable make_conv_table() noexcept {
   static_assert(MAX_NV >= 1 && MAX_NV <= kMaxGemmVectors);
   return {{gemm_entry<Ops, MR, 1, MAX_NV>(), gemm_entry<Ops, MR, 2, MAX_NV>(),
@@ -30,7 +30,7 @@ constexpr ConvKernelTable make_conv_table() noexcept {
           &planar_gemm_tile<Ops, MR, MAX_NV>,
           MAX_NV,
           &depthwise_row<Ops, MR_DW>,
-          &depthwise_plane<Ops, 2, 4>,
+          &depthwise_plane<Ops, 2, MR_DW_PLANE, 4>,
           4 * Ops::lanes,
           MR,
           MAX_NV,

@@ -95,6 +95,48 @@ struct SimdOps {
       return vec::load_aligned(staged);
     }
   }
+  /// Lane windows: loads of lanes [lo, hi) only, the others zero, touching no memory outside
+  /// the window, as one masked load (AVX-512, AVX2). Kernels that read zero padding straight
+  /// from the edges of a tensor use them instead of a padded copy; without masked loads
+  /// (SSE2) a window costs a staged copy, so such kernels keep the copy there.
+  static constexpr bool has_masked_loads = is_avx512 || is_avx2;
+  struct NoWindow {};
+  // A wrapper for AVX2: __m256i's vector attributes would be dropped as a template argument.
+  struct LaneMask {
+    __m256i bits;
+  };
+  using window =
+      std::conditional_t<is_avx512, __mmask16, std::conditional_t<is_avx2, LaneMask, NoWindow>>;
+  /// Lanes [lo, hi), for 0 <= lo, hi <= lanes (hi <= lo: empty).
+  static window make_window(std::ptrdiff_t lo,
+                            std::ptrdiff_t hi) noexcept requires has_masked_loads {
+    if constexpr (is_avx512) {
+      if (hi <= lo) return 0;
+      return static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+    } else {
+      const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+      const __m256i from = _mm256_cmpgt_epi32(lane, _mm256_set1_epi32(static_cast<int>(lo) - 1));
+      const __m256i below = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(hi)), lane);
+      return {_mm256_and_si256(from, below)};
+    }
+  }
+  /// `w` when `keep`, else the empty window (branch-free, so unrolled kernels stay in registers).
+  static window window_if(window w, bool keep) noexcept requires has_masked_loads {
+    if constexpr (is_avx512) {
+      return static_cast<__mmask16>(w & (keep ? 0xffffu : 0u));
+    } else {
+      return {_mm256_and_si256(w.bits, _mm256_set1_epi32(keep ? -1 : 0))};
+    }
+  }
+  /// `src` is where lane 0 would load from; only the window's lanes are read.
+  static vec load_window(const float* src, window w) noexcept requires has_masked_loads {
+    if constexpr (is_avx512) {
+      return _mm512_maskz_loadu_ps(w, src);
+    } else {
+      return _mm256_maskload_ps(src, w.bits);
+    }
+  }
+
   /// Stores lanes [0, n) to dst (n < lanes), touching no byte past dst + n.
   static void store_partial(float* dst, const vec& value, std::size_t n) noexcept {
     if constexpr (is_avx512) {
