@@ -105,13 +105,16 @@ void run_gemm(const detail::ConvBnActState& s, const float* image, const ImageOu
       chunk_count(units, static_cast<std::size_t>(s.macs_per_image), s.options.max_threads);
   // Units run block-major: one block of packed weights stays in cache while the tiles of
   // pixels stream past it; two threads split the blocks (or a block's tiles) between them.
+  // With several blocks of small weights, tile-major instead (see pack_gemm).
+  const std::size_t all_blocks = static_cast<std::size_t>(s.desc.groups) * blocks_per_group;
   detail::parallel_ranges(units, chunks, 1, 0, [&](std::size_t begin, std::size_t end) {
     kernels::GemmTileArgs a;
     a.geometry = &s.geometry;
     a.zero_row = s.zero_row.data();
     a.k_per_tap = s.in_per_group;
     for (std::size_t u = begin; u < end; ++u) {
-      const std::size_t block_index = u / tiles, tile = u % tiles;
+      const std::size_t block_index = s.gemm_tile_major ? u % all_blocks : u / tiles;
+      const std::size_t tile = s.gemm_tile_major ? u / all_blocks : u % tiles;
       const std::size_t group = block_index / blocks_per_group;
       const auto& block = s.gemm_blocks[block_index % blocks_per_group];
       a.image = image + group * s.in_per_group;

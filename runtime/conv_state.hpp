@@ -40,6 +40,9 @@ struct ConvBnActState {
   };
   std::vector<GemmBlock> gemm_blocks;  ///< one group's blocks; the same for every group
   std::size_t group_weight_floats = 0;
+  /// Work units run tile-major (every block of one pixel tile, then the next tile) instead of
+  /// block-major; see pack_gemm.
+  bool gemm_tile_major = false;
   std::size_t group_bias_floats = 0;
   std::size_t padded_channels = 0;  ///< depthwise: channels rounded up to kMaxLanes
   /// A 1x1 stride-1 unpadded conv on channels-first tensors runs as a GEMM along the pixels

@@ -46,7 +46,7 @@ void pointwise_tile(const GemmTileArgs& a) noexcept {
   init_with_bias<Ops, MR, NV>(acc, a.bias);
   const float* w = a.weights;
   accumulate_tap<Ops, MR, NV>(acc, row, w, a.k_per_tap);
-  store_tile<Ops, MR, NV>(acc, a.rows, a.cols, a.out);
+  store_gemm_tile<Ops, MR, NV>(acc, a.rows, a.cols, a.out);
 }
 
 /// MR pixels x (NV * lanes) output channels; see GemmTileArgs.
@@ -92,7 +92,7 @@ void gemm_tile(const GemmTileArgs& a) noexcept {
       accumulate_tap<Ops, MR, NV>(acc, row, w, a.k_per_tap);
     }
   }
-  store_tile<Ops, MR, NV>(acc, a.rows, a.cols, a.out);
+  store_gemm_tile<Ops, MR, NV>(acc, a.rows, a.cols, a.out);
 }
 
 /// See PlanarGemmTileArgs. Rows past `rows` are computed (from the packing's repeated last
@@ -132,7 +132,7 @@ void planar_gemm_tile(const PlanarGemmTileArgs& a) noexcept {
       return cols - v * L >= L ? Ops::load(x + v * L) : Ops::load_partial(x + v * L, cols - v * L);
     });
   }
-  store_tile<Ops, MR, NV>(acc, a.rows, a.cols, a.out);
+  store_gemm_tile<Ops, MR, NV>(acc, a.rows, a.cols, a.out);
 }
 
 }  // namespace bnrt::kernels

@@ -119,6 +119,38 @@ inline void store_tile(typename Ops::vec (&acc)[MR][NV], std::size_t rows, std::
   }
 }
 
+/// store_tile for the GEMM kernels, with a fast path for their common case: a whole
+/// channels-last tile, no residual, a clamp (identity, ReLU, ReLU6). Its bounds are broadcast
+/// once and every store unrolled, instead of the general path's per-vector checks: 1x1 convs
+/// with few input channels spend as long storing a tile as computing it. (Kept out of
+/// store_tile itself: inlined into the depthwise kernels' many tile variants, the extra code
+/// slowed them down.)
+template <class Ops, std::size_t MR, std::size_t NV>
+inline void store_gemm_tile(typename Ops::vec (&acc)[MR][NV], std::size_t rows, std::size_t cols,
+                            const TileOutput& out) noexcept {
+  using vec = typename Ops::vec;
+  constexpr std::size_t L = Ops::lanes;
+  const ConvEpilogue& e = *out.epilogue;
+  if (out.channel_stride == 1 && rows == MR && cols == NV * L && !out.residual &&
+      e.kind == ConvEpilogue::Kind::clamp) {
+    const int clamp = e.clamp;  // locals: the float stores below may alias *out.epilogue
+    const vec lo = Ops::broadcast(e.lo), hi = Ops::broadcast(e.hi);
+#pragma GCC unroll 16
+    for (std::size_t m = 0; m < MR; ++m) {
+      float* dst = out.dst + m * out.pixel_stride;
+#pragma GCC unroll 8
+      for (std::size_t v = 0; v < NV; ++v) {
+        vec y = acc[m][v];
+        if (clamp >= 1) y = Ops::max_bound(lo, y);
+        if (clamp == 2) y = Ops::min_bound(hi, y);
+        Ops::store(dst + v * L, y);
+      }
+    }
+    return;
+  }
+  store_tile<Ops, MR, NV>(acc, rows, cols, out);
+}
+
 template <class Ops, std::size_t MR, std::size_t NV>
 inline void init_with_bias(typename Ops::vec (&acc)[MR][NV], const float* bias) noexcept {
 #pragma GCC unroll 8
