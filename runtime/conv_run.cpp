@@ -61,22 +61,18 @@ bool ranges_overlap(const void* a, std::size_t a_bytes, const void* b, std::size
   return a_bytes != 0 && b_bytes != 0 && pa < pb + b_bytes && pb < pa + a_bytes;
 }
 
-/// NCHW image [C][H*W] -> NHWC [H*W][C], in 16 x 16 blocks so both sides stay in cache.
-void transpose_to_nhwc(const float* src, float* dst, std::size_t channels, std::size_t pixels,
-                       int max_threads) {
-  constexpr std::size_t kBlock = 16;
-  const std::size_t pixel_blocks = (pixels + kBlock - 1) / kBlock;
-  const std::size_t chunks = chunk_count(pixel_blocks, channels * pixels / 4, max_threads);
-  detail::parallel_ranges(pixel_blocks, chunks, 1, 0, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t pb = begin; pb < end; ++pb) {
-      const std::size_t p0 = pb * kBlock, p1 = std::min(pixels, p0 + kBlock);
-      for (std::size_t c0 = 0; c0 < channels; c0 += kBlock) {
-        const std::size_t c1 = std::min(channels, c0 + kBlock);
-        for (std::size_t p = p0; p < p1; ++p) {
-          for (std::size_t c = c0; c < c1; ++c) dst[p * channels + c] = src[c * pixels + p];
-        }
-      }
-    }
+/// NCHW image [C][H*W] -> NHWC [H*W][C] with the ISA's transpose kernel, split by pixels.
+void transpose_to_nhwc(const kernels::ConvKernelTable& k, const float* src, float* dst,
+                       std::size_t channels, std::size_t pixels, int max_threads) {
+  // Each element costs about as much as a few multiply-adds (a strided load, shuffles, a
+  // store), so weigh the elements accordingly: a 1024 x 14 x 14 image is worth two threads.
+  constexpr std::size_t kMacsPerElement = 8;
+  constexpr std::size_t kPixelBlock = 16;  // whole tiles per thread, for the kernel
+  const std::size_t blocks = (pixels + kPixelBlock - 1) / kPixelBlock;
+  const std::size_t chunks = chunk_count(blocks, channels * pixels * kMacsPerElement, max_threads);
+  detail::parallel_ranges(blocks, chunks, 1, 0, [&](std::size_t begin, std::size_t end) {
+    k.transpose_to_nhwc(src, dst, channels, pixels, begin * kPixelBlock,
+                        std::min(pixels, end * kPixelBlock));
   });
 }
 
@@ -262,7 +258,8 @@ void ConvBnAct::run_checked(ConstTensor src, const ConstTensor* residual, Mutabl
   for (std::size_t i = 0; i < n; ++i) {
     const float* image = src.data + i * in_image;
     if (layout == Layout::nchw && !s.planar_depthwise && !s.planar_gemm) {
-      transpose_to_nhwc(image, scratch_->nhwc_image.data(), static_cast<std::size_t>(d.in_channels),
+      transpose_to_nhwc(*s.kernels, image, scratch_->nhwc_image.data(),
+                        static_cast<std::size_t>(d.in_channels),
                         static_cast<std::size_t>(d.input_h * d.input_w), s.options.max_threads);
       image = scratch_->nhwc_image.data();
     }

@@ -8,6 +8,7 @@
 #include "conv_depthwise_impl.hpp"
 #include "conv_depthwise_planar_impl.hpp"
 #include "conv_gemm_impl.hpp"
+#include "conv_transpose_impl.hpp"
 
 namespace bnrt::kernels {
 
@@ -32,6 +33,7 @@ constexpr ConvKernelTable make_conv_table() noexcept {
           &depthwise_row<Ops, MR_DW>,
           &depthwise_plane<Ops, 2, MR_DW_PLANE, 4>,
           4 * Ops::lanes,
+          &transpose_to_nhwc<Ops>,
           MR,
           MAX_NV,
           Ops::lanes};

@@ -113,6 +113,9 @@ using GemmTileFn = void (*)(const GemmTileArgs& args) noexcept;
 using PlanarGemmTileFn = void (*)(const PlanarGemmTileArgs& args) noexcept;
 using DepthwiseRowFn = void (*)(const DepthwiseRowArgs& args) noexcept;
 using DepthwisePlaneFn = void (*)(const DepthwisePlaneArgs& args) noexcept;
+/// NCHW [channels][pixels] -> NHWC [pixels][channels] for pixels [p_begin, p_end).
+using TransposeFn = void (*)(const float* src, float* dst, std::size_t channels, std::size_t pixels,
+                             std::size_t p_begin, std::size_t p_end) noexcept;
 
 /// Widest gemm tile in vectors, on any ISA.
 inline constexpr std::size_t kMaxGemmVectors = 4;
@@ -130,6 +133,8 @@ struct ConvKernelTable {
   /// may read up to that many past the output row (the scratch plane is sized for it).
   DepthwisePlaneFn depthwise_plane;
   std::size_t depthwise_plane_width;
+  /// Channels-first input to channels-last scratch, for the layers that run on the GEMM.
+  TransposeFn transpose_to_nhwc;
   std::size_t gemm_rows;     ///< MR: output pixels per gemm tile
   std::size_t gemm_vectors;  ///< widest gemm tile, in vectors
   std::size_t lanes;         ///< floats per vector
