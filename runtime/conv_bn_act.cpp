@@ -178,13 +178,14 @@ void pack_gemm(detail::ConvBnActState& s) {
   s.group_weight_floats = weight_offset;
   s.group_bias_floats = bias_offset;
   // Block-major order keeps one block of weights in cache while the pixels stream past, but
-  // when the blocks differ in width (64 + 64 + 16) an even split of the units gives one thread
-  // twice the work of the other (1x1 24->144 on two threads ran no faster than on one).
-  // Tile-major order splits the pixels instead, evenly; worth it while all of a group's
-  // weights stay in L2 for every tile.
+  // splits the units between threads by block, unevenly when the blocks differ in width, and
+  // writes each output pixel's channels in pieces, one block pass at a time. Tile-major order
+  // splits the pixels evenly and writes each pixel whole; worth it while all of a group's
+  // weights stay in L2 for every tile (1x1 24->144 NHWC on two threads: 282 -> 115 us, with
+  // the store fast path).
   constexpr std::size_t kTileMajorMaxWeightBytes = 256 * 1024;
-  s.gemm_tile_major = s.gemm_blocks.size() > 1 &&
-                      weight_offset * sizeof(float) <= kTileMajorMaxWeightBytes;
+  s.gemm_tile_major =
+      s.gemm_blocks.size() > 1 && weight_offset * sizeof(float) <= kTileMajorMaxWeightBytes;
   const std::size_t groups = static_cast<std::size_t>(s.desc.groups);
   s.packed_weights = detail::AlignedBuffer<float>(groups * weight_offset);
   s.packed_bias = detail::AlignedBuffer<float>(groups * bias_offset);

@@ -292,12 +292,17 @@ std::vector<ConvCase> depthwise_cases() {
   std::size_t i = 0;
   for (const std::int64_t k : {3, 5}) {
     for (const std::int64_t s : {1, 2}) {
-      for (const std::int64_t w : {1, 6, 19, 37}) {
+      // Widths on and off the vector edges (NCHW vectorizes along the row); heights that
+      // leave the channels-first kernels' 4-row blocks full, short by one, and short by three.
+      for (const std::int64_t w : {1, 6, 16, 17, 19, 33, 37}) {
         ConvCase c;
         c.in = c.out = c.groups = i % 2 == 0 ? 17 : 33;
-        c.h = 4, c.w = w, c.kh = c.kw = k, c.sh = c.sw = s;
+        c.h = i % 3 == 0 ? 4 : i % 3 == 1 ? 7 : 9;
+        c.w = w, c.kh = c.kw = k, c.sh = c.sw = s;
         c.pt = c.pb = k / 2;
         c.pl = i % 3 == 0 ? 0 : k / 2, c.pr = i % 3 == 1 ? k / 2 + 1 : k / 2;
+        // Padding wider than the kernel reach: whole windows and rows of zeros.
+        if (i % 5 == 4) c.pt = c.pl = k, c.pb = k - 1;
         if (c.kw > c.w + c.pl + c.pr) c.pl = c.pr = k / 2;
         c.bn = true, c.bias = i % 2 == 0, c.residual = i % 3 == 2;
         c.act = activation_for(i);

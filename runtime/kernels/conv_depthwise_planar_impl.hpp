@@ -45,6 +45,42 @@ inline void fill_phase_planes(const DepthwisePlaneArgs& a) noexcept {
   }
 }
 
+/// acc[m][0][v] = value for every row m and vector v.
+template <class Ops, std::size_t MR, std::size_t NV>
+inline void fill(typename Ops::vec (&acc)[MR][1][NV], typename Ops::vec value) noexcept {
+#pragma GCC unroll 8
+  for (std::size_t m = 0; m < MR; ++m) {
+#pragma GCC unroll 8
+    for (std::size_t v = 0; v < NV; ++v) acc[m][0][v] = value;
+  }
+}
+
+/// The K x K taps of one channel, each broadcast to a vector.
+template <class Ops, std::size_t K>
+inline void broadcast_taps(typename Ops::vec (&w)[K][K], const float* weights) noexcept {
+#pragma GCC unroll 8
+  for (std::size_t kh = 0; kh < K; ++kh) {
+#pragma GCC unroll 8
+    for (std::size_t kw = 0; kw < K; ++kw) w[kh][kw] = Ops::broadcast(weights[kh * K + kw]);
+  }
+}
+
+/// Stores output rows [oh, oh + rows) x columns [ow0, ow0 + cols) of a tile (rows <= MR).
+template <class Ops, std::size_t MR, std::size_t NV>
+inline void store_rows(const DepthwisePlaneArgs& a, typename Ops::vec (&acc)[MR][1][NV],
+                       std::size_t oh, std::size_t rows, std::size_t ow0,
+                       std::size_t cols) noexcept {
+  const std::size_t out_w = a.geometry->out_w;
+#pragma GCC unroll 8
+  for (std::size_t m = 0; m < MR; ++m) {
+    if (m >= rows) break;
+    const std::size_t offset = (oh + m) * out_w + ow0;
+    store_tile<Ops, 1, NV>(
+        acc[m], 1, cols,
+        {a.dst + offset, a.residual ? a.residual + offset : nullptr, 0, 1, a.epilogue});
+  }
+}
+
 /// Output rows [oh, oh + MR) (the first `rows` stored), columns [ow0, ow0 + cols), cols <=
 /// NV * lanes.
 template <class Ops, std::size_t MR, std::size_t NV>
@@ -55,12 +91,7 @@ inline void plane_tile(const DepthwisePlaneArgs& a, std::size_t oh, std::size_t 
   const ConvGeometry& g = *a.geometry;
   const std::size_t phase_floats = a.padded_rows * a.phase_cols;
   vec acc[MR][1][NV];  // [row][one "pixel": the run of columns][vector]
-  const vec bias = Ops::broadcast(a.bias);
-#pragma GCC unroll 8
-  for (std::size_t m = 0; m < MR; ++m) {
-#pragma GCC unroll 8
-    for (std::size_t v = 0; v < NV; ++v) acc[m][0][v] = bias;
-  }
+  fill<Ops, MR, NV>(acc, Ops::broadcast(a.bias));
   // Where tile row m reads for kernel row 0 (rows past `rows` repeat the last valid one and
   // are never stored), and where tap kw starts within a padded row.
   const float* row0[MR];
@@ -87,15 +118,7 @@ inline void plane_tile(const DepthwisePlaneArgs& a, std::size_t oh, std::size_t 
       while (phase >= g.stride_w) phase -= g.stride_w, ++column;
     }
   }
-  const std::size_t out_w = g.out_w;
-#pragma GCC unroll 8
-  for (std::size_t m = 0; m < MR; ++m) {
-    if (m >= rows) break;
-    const std::size_t offset = (oh + m) * out_w + ow0;
-    store_tile<Ops, 1, NV>(
-        acc[m], 1, cols,
-        {a.dst + offset, a.residual ? a.residual + offset : nullptr, 0, 1, a.epilogue});
-  }
+  store_rows<Ops, MR, NV>(a, acc, oh, rows, ow0, cols);
 }
 
 /// The stride-1, undilated K x K case of plane_tile, with input rows shared between output
@@ -109,18 +132,9 @@ inline void plane_tile_unit_stride(const DepthwisePlaneArgs& a, std::size_t oh, 
   constexpr std::size_t L = Ops::lanes;
   constexpr std::size_t kInputRows = MR + K - 1;
   vec acc[MR][1][NV];
-  const vec bias = Ops::broadcast(a.bias);
-#pragma GCC unroll 8
-  for (std::size_t m = 0; m < MR; ++m) {
-#pragma GCC unroll 8
-    for (std::size_t v = 0; v < NV; ++v) acc[m][0][v] = bias;
-  }
+  fill<Ops, MR, NV>(acc, Ops::broadcast(a.bias));
   vec w[K][K];
-#pragma GCC unroll 8
-  for (std::size_t kh = 0; kh < K; ++kh) {
-#pragma GCC unroll 8
-    for (std::size_t kw = 0; kw < K; ++kw) w[kh][kw] = Ops::broadcast(a.weights[kh * K + kw]);
-  }
+  broadcast_taps<Ops, K>(w, a.weights);
   // Input rows past the plane (a last tile shorter than MR) repeat its last row; they only
   // feed tile rows that are never stored.
   const std::size_t last_row = rows + K - 2;
@@ -141,15 +155,7 @@ inline void plane_tile_unit_stride(const DepthwisePlaneArgs& a, std::size_t oh, 
       }
     }
   }
-  const std::size_t out_w = a.geometry->out_w;
-#pragma GCC unroll 8
-  for (std::size_t m = 0; m < MR; ++m) {
-    if (m >= rows) break;
-    const std::size_t offset = (oh + m) * out_w + ow0;
-    store_tile<Ops, 1, NV>(
-        acc[m], 1, cols,
-        {a.dst + offset, a.residual ? a.residual + offset : nullptr, 0, 1, a.epilogue});
-  }
+  store_rows<Ops, MR, NV>(a, acc, oh, rows, ow0, cols);
 }
 
 /// Prefetches the plane the thread computes next (input into L1, output for ownership) in
@@ -242,11 +248,7 @@ void plane_direct(const DepthwisePlaneArgs& a) noexcept {
   const std::size_t out_h = a.out_h;
   const std::size_t out_w = g.out_w;
   vec w[K][K];
-#pragma GCC unroll 8
-  for (std::size_t kh = 0; kh < K; ++kh) {
-#pragma GCC unroll 8
-    for (std::size_t kw = 0; kw < K; ++kw) w[kh][kw] = Ops::broadcast(a.weights[kh * K + kw]);
-  }
+  broadcast_taps<Ops, K>(w, a.weights);
   const vec bias = Ops::broadcast(a.bias);
   NextPlanePrefetch prefetch(a, (out_w + width - 1) / width * ((out_h + MR - 1) / MR));
   for (std::size_t ow0 = 0; ow0 < out_w; ow0 += width) {
@@ -268,11 +270,7 @@ void plane_direct(const DepthwisePlaneArgs& a) noexcept {
     for (std::size_t oh = 0; oh < out_h; oh += MR) {
       prefetch.step();
       vec acc[MR][1][NV];
-#pragma GCC unroll 8
-      for (std::size_t m = 0; m < MR; ++m) {
-#pragma GCC unroll 8
-        for (std::size_t v = 0; v < NV; ++v) acc[m][0][v] = bias;
-      }
+      fill<Ops, MR, NV>(acc, bias);
       const std::ptrdiff_t first_row =
           static_cast<std::ptrdiff_t>(oh) - static_cast<std::ptrdiff_t>(g.pad_top);
       const float* const in = a.src + first_row * in_w + first_col;
@@ -281,15 +279,7 @@ void plane_direct(const DepthwisePlaneArgs& a) noexcept {
       } else {
         accumulate_rows<Ops, K, MR, NV, true>(acc, w, windows, in, in_w, first_row, in_h);
       }
-      const std::size_t rows = std::min(MR, out_h - oh);
-#pragma GCC unroll 8
-      for (std::size_t m = 0; m < MR; ++m) {
-        if (m >= rows) break;
-        const std::size_t offset = (oh + m) * out_w + ow0;
-        store_tile<Ops, 1, NV>(
-            acc[m], 1, cols,
-            {a.dst + offset, a.residual ? a.residual + offset : nullptr, 0, 1, a.epilogue});
-      }
+      store_rows<Ops, MR, NV>(a, acc, oh, std::min(MR, out_h - oh), ow0, cols);
     }
   }
 }
