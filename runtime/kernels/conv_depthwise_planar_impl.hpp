@@ -2,12 +2,15 @@
 // vectorized along the output row. Written against the SimdOps / ScalarOps vocabulary,
 // instantiated per ISA by conv_<isa>.cpp.
 //
-// The plane is first copied into a zero-padded scratch plane, split into stride_w phase planes
-// (phase p holds the padded columns p, p + stride, p + 2 * stride, ...), so that for every tap
-// the inputs of consecutive output pixels are consecutive floats: each tap is one unaligned
-// vector load and one FMA per vector of output pixels, with no bounds checks anywhere. The
-// scratch's padding is zeroed once, when it is allocated; the copy only ever writes the
-// interior. Rows go two at a time, several vectors wide, for independent accumulators.
+// Stride-1 3x3 and 5x5 planes on ISAs with masked loads (AVX-512, AVX2) are read straight from
+// the input: each load's lane window keeps the lanes inside the row, so padding reads as zero
+// (plane_direct). Everything else first copies the plane into a zero-padded scratch plane, split
+// into stride_w phase planes (phase p holds the padded columns p, p + stride, p + 2 * stride,
+// ...), so that for every tap the inputs of consecutive output pixels are consecutive floats:
+// each tap is one unaligned vector load and one FMA per vector of output pixels, with no bounds
+// checks anywhere. The scratch's padding is zeroed once, when it is allocated; the copy only
+// ever writes the interior. In the stride-1 kernels each input row load feeds every output row
+// of the tile that reads it (up to K).
 #pragma once
 
 #include <algorithm>
@@ -20,22 +23,14 @@ namespace bnrt::kernels {
 namespace depthwise {
 
 /// Copies the input plane into the phase planes (see above).
-template <class Ops>
 inline void fill_phase_planes(const DepthwisePlaneArgs& a) noexcept {
-  constexpr std::size_t L = Ops::lanes;
   const ConvGeometry& g = *a.geometry;
   const std::size_t phase_floats = a.padded_rows * a.phase_cols;
   for (std::size_t ih = 0; ih < g.in_h; ++ih) {
     const float* in = a.src + ih * g.in_w;
     float* row = a.padded + (ih + g.pad_top) * a.phase_cols;
     if (g.stride_w == 1) {
-      // Inline vector copy: rows are a few hundred bytes, where a memcpy call costs as much
-      // as the copy itself.
-      float* out = row + g.pad_left;
-      std::size_t iw = 0;
-      for (; iw + L <= g.in_w; iw += L) Ops::store(out + iw, Ops::load(in + iw));
-      if (iw < g.in_w)
-        Ops::store_partial(out + iw, Ops::load_partial(in + iw, g.in_w - iw), g.in_w - iw);
+      std::memcpy(row + g.pad_left, in, g.in_w * sizeof(float));
       continue;
     }
     for (std::size_t iw = 0; iw < g.in_w; ++iw) {
@@ -158,9 +153,9 @@ inline void plane_tile_unit_stride(const DepthwisePlaneArgs& a, std::size_t oh, 
   store_rows<Ops, MR, NV>(a, acc, oh, rows, ow0, cols);
 }
 
-/// Prefetches the plane the thread computes next (input into L1, output for ownership) in
-/// equal slices, one per step, so its cache misses overlap this plane's arithmetic instead of
-/// stalling the first loads and stores of the next one.
+/// Prefetches the plane the thread computes next (its input, and its output so the stores find
+/// their lines in cache) in equal slices, one per step, so its cache misses overlap this
+/// plane's arithmetic instead of stalling the first loads and stores of the next one.
 class NextPlanePrefetch {
  public:
   NextPlanePrefetch(const DepthwisePlaneArgs& a, std::size_t steps) noexcept
@@ -320,7 +315,7 @@ void depthwise_plane(const DepthwisePlaneArgs& a) noexcept {
       return;
     }
   }
-  fill_phase_planes<Ops>(a);
+  fill_phase_planes(a);
   if (unit_stride && g.kernel_h == 3) {
     walk_plane<MR_UNIT, NV, L>(a, &plane_tile_unit_stride<Ops, 3, MR_UNIT, NV>);
   } else if (unit_stride && g.kernel_h == 5) {

@@ -81,7 +81,7 @@ struct DepthwisePlaneArgs {
   /// The plane this thread computes next, or null: prefetched into L1 a slice per row block, so
   /// its cache misses overlap this plane's arithmetic instead of stalling the copy.
   const float* next_src = nullptr;
-  float* next_dst = nullptr;       ///< likewise for the output plane it will write (for ownership)
+  float* next_dst = nullptr;       ///< likewise, the output plane it will write
   const float* weights = nullptr;  ///< the channel's [kernel_h][kernel_w]
   float bias = 0.0f;
   /// Scratch: stride_w phase planes of padded_rows x phase_cols floats (see
