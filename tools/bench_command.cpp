@@ -77,15 +77,7 @@ Options parse_options(const std::vector<std::string>& args) {
     } else if (arg == "--threads") {
       options.ladder.threads = parse_int_list("--threads", value(), 1, 1024);
     } else if (arg == "--layouts") {
-      options.ladder.layouts.clear();
-      for (const auto& item : split_list(value())) {
-        if (item == "nchw")
-          options.ladder.layouts.push_back(Layout::nchw);
-        else if (item == "nhwc")
-          options.ladder.layouts.push_back(Layout::nhwc);
-        else
-          throw UsageError("--layouts takes nchw and/or nhwc, got '" + item + "'");
-      }
+      options.ladder.layouts = parse_layout_list("--layouts", value());
     } else if (arg == "--rounds") {
       options.timing.rounds = static_cast<int>(parse_integer("--rounds", value(), 1, 1000));
     } else if (arg == "--sample-ms") {

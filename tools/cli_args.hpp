@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "bnrt/tensor.hpp"
+
 namespace bnrt::cli {
 
 /// A bad command line: printed with the usage, exit code 1.
@@ -69,6 +71,21 @@ inline std::vector<int> parse_int_list(const std::string& option, const std::str
     values.push_back(static_cast<int>(parse_integer(option, item, min, max)));
   }
   return values;
+}
+
+/// "--layouts nchw,nhwc": the 4-D layouts the benchmarks cover, in the order given.
+inline std::vector<Layout> parse_layout_list(const std::string& option, const std::string& text) {
+  std::vector<Layout> layouts;
+  for (const auto& item : split_list(text)) {
+    if (item == "nchw") {
+      layouts.push_back(Layout::nchw);
+    } else if (item == "nhwc") {
+      layouts.push_back(Layout::nhwc);
+    } else {
+      throw UsageError(option + " takes nchw and/or nhwc, got '" + item + "'");
+    }
+  }
+  return layouts;
 }
 
 /// Runs a subcommand's option parser. `--help` (thrown as an empty UsageError) prints `usage`

@@ -69,15 +69,7 @@ Options parse_options(const std::vector<std::string>& args) {
     } else if (arg == "--threads") {
       options.threads = parse_int_list("--threads", value(), 1, 1024);
     } else if (arg == "--layouts") {
-      options.layouts.clear();
-      for (const auto& item : split_list(value())) {
-        if (item == "nchw")
-          options.layouts.push_back(Layout::nchw);
-        else if (item == "nhwc")
-          options.layouts.push_back(Layout::nhwc);
-        else
-          throw UsageError("--layouts takes nhwc and/or nchw, got '" + item + "'");
-      }
+      options.layouts = parse_layout_list("--layouts", value());
     } else if (arg == "--rounds") {
       options.timing.rounds = static_cast<int>(parse_integer("--rounds", value(), 1, 1000));
     } else if (arg == "--sample-ms") {
