@@ -199,8 +199,6 @@ void run_depthwise_planar(const detail::ConvBnActState& s, const float* image,
     a.epilogue = &s.epilogue;
     for (std::size_t c = begin; c < end; ++c) {
       a.src = image + c * in_plane;
-      a.next_src = c + 1 < end ? a.src + in_plane : nullptr;
-      a.next_dst = c + 1 < end ? out.at(0, c + 1, &s.epilogue).dst : nullptr;
       a.weights = s.folded_weight.data() + c * s.taps;
       a.bias = s.folded_bias[c];
       const kernels::TileOutput plane = out.at(0, c, &s.epilogue);

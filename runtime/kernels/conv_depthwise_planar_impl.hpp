@@ -22,20 +22,45 @@
 namespace bnrt::kernels {
 namespace depthwise {
 
-/// Copies the input plane into the phase planes (see above).
+/// out[k] = in[k * S] for k < n; S a compile-time stride so the compiler vectorizes the
+/// gather into loads and permutes.
+template <std::size_t S>
+inline void copy_strided(const float* in, float* out, std::size_t n) noexcept {
+  for (std::size_t k = 0; k < n; ++k) out[k] = in[k * S];
+}
+
+inline void copy_strided(const float* in, float* out, std::size_t n, std::size_t stride) noexcept {
+  for (std::size_t k = 0; k < n; ++k) out[k] = in[k * stride];
+}
+
+/// Copies the input plane into the phase planes (see above): each phase of a row is a strided
+/// copy (no division per element: an earlier per-element `col % stride` made NCHW stride-2
+/// depthwise 14x slower than channels-last).
 inline void fill_phase_planes(const DepthwisePlaneArgs& a) noexcept {
   const ConvGeometry& g = *a.geometry;
+  const std::size_t stride = g.stride_w;
   const std::size_t phase_floats = a.padded_rows * a.phase_cols;
-  for (std::size_t ih = 0; ih < g.in_h; ++ih) {
-    const float* in = a.src + ih * g.in_w;
-    float* row = a.padded + (ih + g.pad_top) * a.phase_cols;
-    if (g.stride_w == 1) {
-      std::memcpy(row + g.pad_left, in, g.in_w * sizeof(float));
-      continue;
+  if (stride == 1) {
+    for (std::size_t ih = 0; ih < g.in_h; ++ih) {
+      std::memcpy(a.padded + (ih + g.pad_top) * a.phase_cols + g.pad_left, a.src + ih * g.in_w,
+                  g.in_w * sizeof(float));
     }
-    for (std::size_t iw = 0; iw < g.in_w; ++iw) {
-      const std::size_t col = iw + g.pad_left;
-      row[(col % g.stride_w) * phase_floats + col / g.stride_w] = in[iw];
+    return;
+  }
+  for (std::size_t phase = 0; phase < stride; ++phase) {
+    // The first input column whose padded column (iw + pad_left) falls in this phase.
+    const std::size_t first = (phase + stride - g.pad_left % stride) % stride;
+    if (first >= g.in_w) continue;
+    const std::size_t count = (g.in_w - first + stride - 1) / stride;
+    const std::size_t out_offset = phase * phase_floats + (first + g.pad_left) / stride;
+    for (std::size_t ih = 0; ih < g.in_h; ++ih) {
+      const float* in = a.src + ih * g.in_w + first;
+      float* out = a.padded + (ih + g.pad_top) * a.phase_cols + out_offset;
+      if (stride == 2) {
+        copy_strided<2>(in, out, count);
+      } else {
+        copy_strided(in, out, count, stride);
+      }
     }
   }
 }
@@ -116,24 +141,27 @@ inline void plane_tile(const DepthwisePlaneArgs& a, std::size_t oh, std::size_t 
   store_rows<Ops, MR, NV>(a, acc, oh, rows, ow0, cols);
 }
 
-/// The stride-1, undilated K x K case of plane_tile, with input rows shared between output
-/// rows: each input row is loaded once per tap column and feeds every output row of the tile
-/// that uses it (up to K), so a tile of MR rows costs (MR + K - 1) * K loads per vector column
-/// instead of MR * K * K. Kernel size and tile shape are compile-time, so every loop unrolls.
-template <class Ops, std::size_t K, std::size_t MR, std::size_t NV>
-inline void plane_tile_unit_stride(const DepthwisePlaneArgs& a, std::size_t oh, std::size_t rows,
+/// The undilated K x K case of plane_tile at stride S (1 or 2, the same along both axes),
+/// with input rows shared between output rows: each input row is loaded once per tap column
+/// and feeds every output row of the tile that uses it (up to K / S of them), so a tile of MR
+/// rows costs ((MR - 1) * S + K) * K loads per vector column instead of MR * K * K. Kernel
+/// size, stride and tile shape are compile-time, so every loop unrolls. Tap kw reads phase
+/// plane kw % S at column offset kw / S.
+template <class Ops, std::size_t K, std::size_t S, std::size_t MR, std::size_t NV>
+inline void plane_tile_shared_rows(const DepthwisePlaneArgs& a, std::size_t oh, std::size_t rows,
                                    std::size_t ow0, std::size_t cols) noexcept {
   using vec = typename Ops::vec;
   constexpr std::size_t L = Ops::lanes;
-  constexpr std::size_t kInputRows = MR + K - 1;
+  constexpr std::size_t kInputRows = (MR - 1) * S + K;
   vec acc[MR][1][NV];
   fill<Ops, MR, NV>(acc, Ops::broadcast(a.bias));
   vec w[K][K];
   broadcast_taps<Ops, K>(w, a.weights);
   // Input rows past the plane (a last tile shorter than MR) repeat its last row; they only
   // feed tile rows that are never stored.
-  const std::size_t last_row = rows + K - 2;
-  const float* const first = a.padded + oh * a.phase_cols + ow0;
+  const std::size_t last_row = (rows - 1) * S + K - 1;
+  const std::size_t phase_floats = a.padded_rows * a.phase_cols;
+  const float* const first = a.padded + oh * S * a.phase_cols + ow0;
 #pragma GCC unroll 16
   for (std::size_t r = 0; r < kInputRows; ++r) {
     const float* in = first + (r < last_row ? r : last_row) * a.phase_cols;
@@ -141,50 +169,19 @@ inline void plane_tile_unit_stride(const DepthwisePlaneArgs& a, std::size_t oh, 
     for (std::size_t kw = 0; kw < K; ++kw) {
 #pragma GCC unroll 8
       for (std::size_t v = 0; v < NV; ++v) {
-        const vec x = Ops::load_once(in + kw + v * L);
-        // Output row m reads input row r through kernel row r - m.
+        const vec x = Ops::load_once(in + (kw % S) * phase_floats + kw / S + v * L);
+        // Output row m reads input row r through kernel row r - m * S.
 #pragma GCC unroll 16
         for (std::size_t m = 0; m < MR; ++m) {
-          if (r >= m && r - m < K) acc[m][0][v] = Ops::fma(x, w[r - m][kw], acc[m][0][v]);
+          if (r >= m * S && r - m * S < K) {
+            acc[m][0][v] = Ops::fma(x, w[r - m * S][kw], acc[m][0][v]);
+          }
         }
       }
     }
   }
   store_rows<Ops, MR, NV>(a, acc, oh, rows, ow0, cols);
 }
-
-/// Prefetches the plane the thread computes next (its input, and its output so the stores find
-/// their lines in cache) in equal slices, one per step, so its cache misses overlap this
-/// plane's arithmetic instead of stalling the first loads and stores of the next one.
-class NextPlanePrefetch {
- public:
-  NextPlanePrefetch(const DepthwisePlaneArgs& a, std::size_t steps) noexcept
-      : src_(a.next_src),
-        dst_(a.next_dst),
-        src_floats_(a.next_src ? a.geometry->in_h * a.geometry->in_w : 0),
-        dst_floats_(a.next_dst ? a.out_h * a.geometry->out_w : 0),
-        src_slice_(slice(src_floats_, steps)),
-        dst_slice_(slice(dst_floats_, steps)) {}
-
-  void step() noexcept {
-    const std::size_t src_end = std::min(src_done_ + src_slice_, src_floats_);
-    for (; src_done_ < src_end; src_done_ += kLineFloats)
-      __builtin_prefetch(src_ + src_done_, 0, 3);
-    const std::size_t dst_end = std::min(dst_done_ + dst_slice_, dst_floats_);
-    for (; dst_done_ < dst_end; dst_done_ += kLineFloats)
-      __builtin_prefetch(dst_ + dst_done_, 1, 3);
-  }
-
- private:
-  static constexpr std::size_t kLineFloats = 64 / sizeof(float);
-  static std::size_t slice(std::size_t floats, std::size_t steps) noexcept {
-    return (floats / steps + kLineFloats) / kLineFloats * kLineFloats;
-  }
-  const float* src_;
-  const float* dst_;
-  std::size_t src_floats_, dst_floats_, src_slice_, dst_slice_;
-  std::size_t src_done_ = 0, dst_done_ = 0;
-};
 
 /// The arithmetic of one block of plane_direct: MR output rows x NV vectors from the
 /// MR + K - 1 input rows starting at `in` (input row first_row, lane 0 at the tile's first
@@ -245,7 +242,6 @@ void plane_direct(const DepthwisePlaneArgs& a) noexcept {
   vec w[K][K];
   broadcast_taps<Ops, K>(w, a.weights);
   const vec bias = Ops::broadcast(a.bias);
-  NextPlanePrefetch prefetch(a, (out_w + width - 1) / width * ((out_h + MR - 1) / MR));
   for (std::size_t ow0 = 0; ow0 < out_w; ow0 += width) {
     const std::size_t cols = std::min(width, out_w - ow0);
     // Input column of lane 0 for tap column kw and vector v, and the lanes inside the row.
@@ -263,7 +259,6 @@ void plane_direct(const DepthwisePlaneArgs& a) noexcept {
       }
     }
     for (std::size_t oh = 0; oh < out_h; oh += MR) {
-      prefetch.step();
       vec acc[MR][1][NV];
       fill<Ops, MR, NV>(acc, bias);
       const std::ptrdiff_t first_row =
@@ -285,10 +280,8 @@ inline void walk_plane(const DepthwisePlaneArgs& a, Tile tile) noexcept {
   constexpr std::size_t width = NV * L;
   const std::size_t out_h = a.out_h;
   const std::size_t out_w = a.geometry->out_w;
-  NextPlanePrefetch prefetch(a, (out_h + MR - 1) / MR);
   for (std::size_t oh = 0; oh < out_h; oh += MR) {
     const std::size_t rows = std::min(MR, out_h - oh);
-    prefetch.step();
     for (std::size_t ow = 0; ow < out_w; ow += width) {
       tile(a, oh, rows, ow, std::min(width, out_w - ow));
     }
@@ -316,10 +309,16 @@ void depthwise_plane(const DepthwisePlaneArgs& a) noexcept {
     }
   }
   fill_phase_planes(a);
+  const bool stride_two = g.stride_h == 2 && g.stride_w == 2 && g.dilation_h == 1 &&
+                          g.dilation_w == 1 && g.kernel_h == g.kernel_w;
   if (unit_stride && g.kernel_h == 3) {
-    walk_plane<MR_UNIT, NV, L>(a, &plane_tile_unit_stride<Ops, 3, MR_UNIT, NV>);
+    walk_plane<MR_UNIT, NV, L>(a, &plane_tile_shared_rows<Ops, 3, 1, MR_UNIT, NV>);
   } else if (unit_stride && g.kernel_h == 5) {
-    walk_plane<MR_UNIT, NV, L>(a, &plane_tile_unit_stride<Ops, 5, MR_UNIT, NV>);
+    walk_plane<MR_UNIT, NV, L>(a, &plane_tile_shared_rows<Ops, 5, 1, MR_UNIT, NV>);
+  } else if (stride_two && g.kernel_h == 3) {
+    walk_plane<MR_UNIT, NV, L>(a, &plane_tile_shared_rows<Ops, 3, 2, MR_UNIT, NV>);
+  } else if (stride_two && g.kernel_h == 5) {
+    walk_plane<MR_UNIT, NV, L>(a, &plane_tile_shared_rows<Ops, 5, 2, MR_UNIT, NV>);
   } else {
     walk_plane<MR, NV, L>(a, &plane_tile<Ops, MR, NV>);
   }

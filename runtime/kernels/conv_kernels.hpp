@@ -78,11 +78,7 @@ struct DepthwiseRowArgs {
 struct DepthwisePlaneArgs {
   const ConvGeometry* geometry = nullptr;  ///< in_pixel_stride unused
   const float* src = nullptr;              ///< the input plane [in_h][in_w]
-  /// The plane this thread computes next, or null: prefetched into L1 a slice per row block, so
-  /// its cache misses overlap this plane's arithmetic instead of stalling the copy.
-  const float* next_src = nullptr;
-  float* next_dst = nullptr;       ///< likewise, the output plane it will write
-  const float* weights = nullptr;  ///< the channel's [kernel_h][kernel_w]
+  const float* weights = nullptr;          ///< the channel's [kernel_h][kernel_w]
   float bias = 0.0f;
   /// Scratch: stride_w phase planes of padded_rows x phase_cols floats (see
   /// conv_depthwise_planar_impl.hpp), zero wherever the copy of the input does not write.
