@@ -299,12 +299,17 @@ void depthwise_plane(const DepthwisePlaneArgs& a) noexcept {
   const bool unit_stride = g.stride_h == 1 && g.stride_w == 1 && g.dilation_h == 1 &&
                            g.dilation_w == 1 && g.kernel_h == g.kernel_w;
   if constexpr (Ops::has_masked_loads) {
+    // Two vectors per row: fewer accumulators leave the taps and all the windows in registers
+    // (4 x 4 spilled), and narrow planes waste less (a 28-wide row in a 64-wide tile did half
+    // its work on padding). Measured on AVX-512, 3x3: 56x56 planes 170 -> 153 us, 28x28
+    // 98 -> 51 us.
+    constexpr std::size_t kDirectVectors = 2;
     if (unit_stride && g.kernel_h == 3) {
-      plane_direct<Ops, 3, MR_UNIT, NV>(a);
+      plane_direct<Ops, 3, MR_UNIT, kDirectVectors>(a);
       return;
     }
     if (unit_stride && g.kernel_h == 5) {
-      plane_direct<Ops, 5, MR_UNIT, NV>(a);
+      plane_direct<Ops, 5, MR_UNIT, kDirectVectors>(a);
       return;
     }
   }
