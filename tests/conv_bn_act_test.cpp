@@ -292,9 +292,10 @@ std::vector<ConvCase> depthwise_cases() {
   std::size_t i = 0;
   for (const std::int64_t k : {3, 5}) {
     for (const std::int64_t s : {1, 2}) {
-      // Widths on and off the vector edges (NCHW vectorizes along the row); heights that
-      // leave the channels-first kernels' 4-row blocks full, short by one, and short by three.
-      for (const std::int64_t w : {1, 6, 16, 17, 19, 33, 37}) {
+      // Widths on and off the vector edges (NCHW vectorizes along the row; 80 at stride 2 takes
+      // the wide channels-first tiles on AVX-512); heights that leave the channels-first
+      // kernels' 4-row blocks full, short by one, and short by three.
+      for (const std::int64_t w : {1, 6, 16, 17, 19, 33, 37, 80}) {
         ConvCase c;
         c.in = c.out = c.groups = i % 2 == 0 ? 17 : 33;
         c.h = i % 3 == 0 ? 4 : i % 3 == 1 ? 7 : 9;

@@ -316,17 +316,34 @@ void depthwise_plane(const DepthwisePlaneArgs& a) noexcept {
   fill_phase_planes(a);
   const bool stride_two = g.stride_h == 2 && g.stride_w == 2 && g.dilation_h == 1 &&
                           g.dilation_w == 1 && g.kernel_h == g.kernel_w;
-  if (unit_stride && g.kernel_h == 3) {
-    walk_plane<MR_UNIT, NV, L>(a, &plane_tile_shared_rows<Ops, 3, 1, MR_UNIT, NV>);
-  } else if (unit_stride && g.kernel_h == 5) {
-    walk_plane<MR_UNIT, NV, L>(a, &plane_tile_shared_rows<Ops, 5, 1, MR_UNIT, NV>);
-  } else if (stride_two && g.kernel_h == 3) {
-    walk_plane<MR_UNIT, NV, L>(a, &plane_tile_shared_rows<Ops, 3, 2, MR_UNIT, NV>);
-  } else if (stride_two && g.kernel_h == 5) {
-    walk_plane<MR_UNIT, NV, L>(a, &plane_tile_shared_rows<Ops, 5, 2, MR_UNIT, NV>);
-  } else {
-    walk_plane<MR, NV, L>(a, &plane_tile<Ops, MR, NV>);
+  if ((unit_stride || stride_two) && (g.kernel_h == 3 || g.kernel_h == 5)) {
+    // Tiles of NV or NV / 2 vectors, whichever computes fewer padding columns (ties: the wider,
+    // fewer tiles). Measured: 28-wide outputs on AVX-512 150 -> 138 us with the narrow tile,
+    // 56-wide 282 vs 315 us with the wide one; SSE2 56-wide 639 -> 575 us with the narrow one.
+    constexpr std::size_t kWide = NV * L, kNarrow = NV / 2 * L;
+    const bool narrow =
+        (g.out_w + kNarrow - 1) / kNarrow * kNarrow < (g.out_w + kWide - 1) / kWide * kWide;
+    const std::size_t k = g.kernel_h;
+    if (unit_stride) {
+      if (narrow) {
+        walk_plane<MR_UNIT, NV / 2, L>(
+            a, k == 3 ? &plane_tile_shared_rows<Ops, 3, 1, MR_UNIT, NV / 2>
+                      : &plane_tile_shared_rows<Ops, 5, 1, MR_UNIT, NV / 2>);
+      } else {
+        walk_plane<MR_UNIT, NV, L>(a, k == 3 ? &plane_tile_shared_rows<Ops, 3, 1, MR_UNIT, NV>
+                                             : &plane_tile_shared_rows<Ops, 5, 1, MR_UNIT, NV>);
+      }
+    } else if (narrow) {
+      walk_plane<MR_UNIT, NV / 2, L>(a, k == 3
+                                            ? &plane_tile_shared_rows<Ops, 3, 2, MR_UNIT, NV / 2>
+                                            : &plane_tile_shared_rows<Ops, 5, 2, MR_UNIT, NV / 2>);
+    } else {
+      walk_plane<MR_UNIT, NV, L>(a, k == 3 ? &plane_tile_shared_rows<Ops, 3, 2, MR_UNIT, NV>
+                                           : &plane_tile_shared_rows<Ops, 5, 2, MR_UNIT, NV>);
+    }
+    return;
   }
+  walk_plane<MR, NV, L>(a, &plane_tile<Ops, MR, NV>);
 }
 
 }  // namespace bnrt::kernels
