@@ -86,11 +86,37 @@ inline void broadcast_taps(typename Ops::vec (&w)[K][K], const float* weights) n
 }
 
 /// Stores output rows [oh, oh + rows) x columns [ow0, ow0 + cols) of a tile (rows <= MR).
+/// Without a residual and with a clamp (identity, ReLU, ReLU6) the bounds are broadcast once
+/// and the stores unrolled; anything else goes through store_tile.
 template <class Ops, std::size_t MR, std::size_t NV>
 inline void store_rows(const DepthwisePlaneArgs& a, typename Ops::vec (&acc)[MR][1][NV],
                        std::size_t oh, std::size_t rows, std::size_t ow0,
                        std::size_t cols) noexcept {
+  using vec = typename Ops::vec;
+  constexpr std::size_t L = Ops::lanes;
   const std::size_t out_w = a.geometry->out_w;
+  const ConvEpilogue& e = *a.epilogue;
+  if (!a.residual && e.kind == ConvEpilogue::Kind::clamp) {
+    const int clamp = e.clamp;  // locals: the float stores below may alias *a.epilogue
+    const vec lo = Ops::broadcast(e.lo), hi = Ops::broadcast(e.hi);
+#pragma GCC unroll 8
+    for (std::size_t m = 0; m < MR; ++m) {
+      if (m >= rows) break;
+      float* dst = a.dst + (oh + m) * out_w + ow0;
+#pragma GCC unroll 8
+      for (std::size_t v = 0; v < NV; ++v) {
+        vec y = acc[m][0][v];
+        if (clamp >= 1) y = Ops::max_bound(lo, y);
+        if (clamp == 2) y = Ops::min_bound(hi, y);
+        if ((v + 1) * L <= cols) {
+          Ops::store(dst + v * L, y);
+        } else if (v * L < cols) {
+          Ops::store_partial(dst + v * L, y, cols - v * L);
+        }
+      }
+    }
+    return;
+  }
 #pragma GCC unroll 8
   for (std::size_t m = 0; m < MR; ++m) {
     if (m >= rows) break;
