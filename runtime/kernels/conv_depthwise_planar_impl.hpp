@@ -9,8 +9,8 @@
 // ...), so that for every tap the inputs of consecutive output pixels are consecutive floats:
 // each tap is one unaligned vector load and one FMA per vector of output pixels, with no bounds
 // checks anywhere. The scratch's padding is zeroed once, when it is allocated; the copy only
-// ever writes the interior. In the stride-1 kernels each input row load feeds every output row
-// of the tile that reads it (up to K).
+// ever writes the interior. In the 3x3 / 5x5 kernels (stride 1, and stride 2 on the padded
+// copy) each input row load feeds every output row of the tile that reads it.
 #pragma once
 
 #include <algorithm>
