@@ -158,6 +158,7 @@ std::vector<ConvLayer> conv_layers() {
       {"conv3x3s2", "resnet50", conv(256, 256, 28, 3, 2, 1)},
       {"conv7x7s2", "resnet50", conv(3, 64, 224, 7, 2, 3)},
       {"dw3x3", "mobilenetv2", conv(144, 144, 56, 3, 1, 1, 144)},
+      {"dw3x3s2", "mobilenetv2", conv(144, 144, 56, 3, 2, 1, 144)},
       {"conv1x1", "mobilenetv2", conv(24, 144, 56, 1, 1, 0)},
   };
 }

@@ -31,8 +31,8 @@ ConvBnAct, the unfused chain (the same conv, a batch-norm pass, a ReLU pass) and
 convolution with the folded weights and a ReLU post-op, timed round-robin in one process.
 
 options:
-  --layers LIST       layer names to keep (conv3x3, conv1x1, conv3x3s2, conv7x7s2, dw3x3;
-                      default all)
+  --layers LIST       layer names to keep (conv3x3, conv1x1, conv3x3s2, conv7x7s2, dw3x3,
+                      dw3x3s2; default all)
   --layouts LIST      nhwc,nchw (default both)
   --threads LIST      thread counts (default 1,2)
   --rounds N          timed samples per implementation, interleaved; median reported (default 15)
