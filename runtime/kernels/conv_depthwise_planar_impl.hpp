@@ -23,12 +23,15 @@ namespace bnrt::kernels {
 namespace depthwise {
 
 /// out[k] = in[k * S] for k < n; S a compile-time stride so the compiler vectorizes the
-/// gather into loads and permutes.
-template <std::size_t S>
+/// gather into loads and permutes. (The helpers here are templates on Ops even where Ops is
+/// unused, so each ISA's unit keeps its own copy: an out-of-line copy compiled for AVX-512
+/// must never be the one the linker keeps for the SSE2 path.)
+template <class Ops, std::size_t S>
 inline void copy_strided(const float* in, float* out, std::size_t n) noexcept {
   for (std::size_t k = 0; k < n; ++k) out[k] = in[k * S];
 }
 
+template <class Ops>
 inline void copy_strided(const float* in, float* out, std::size_t n, std::size_t stride) noexcept {
   for (std::size_t k = 0; k < n; ++k) out[k] = in[k * stride];
 }
@@ -36,6 +39,7 @@ inline void copy_strided(const float* in, float* out, std::size_t n, std::size_t
 /// Copies the input plane into the phase planes (see above): each phase of a row is a strided
 /// copy (no division per element: an earlier per-element `col % stride` made NCHW stride-2
 /// depthwise 14x slower than channels-last).
+template <class Ops>
 inline void fill_phase_planes(const DepthwisePlaneArgs& a) noexcept {
   const ConvGeometry& g = *a.geometry;
   const std::size_t stride = g.stride_w;
@@ -57,9 +61,9 @@ inline void fill_phase_planes(const DepthwisePlaneArgs& a) noexcept {
       const float* in = a.src + ih * g.in_w + first;
       float* out = a.padded + (ih + g.pad_top) * a.phase_cols + out_offset;
       if (stride == 2) {
-        copy_strided<2>(in, out, count);
+        copy_strided<Ops, 2>(in, out, count);
       } else {
-        copy_strided(in, out, count, stride);
+        copy_strided<Ops>(in, out, count, stride);
       }
     }
   }
@@ -301,9 +305,9 @@ void plane_direct(const DepthwisePlaneArgs& a) noexcept {
 }
 
 /// Walks a plane in tiles of MR rows x (NV * lanes) columns with `tile`.
-template <std::size_t MR, std::size_t NV, std::size_t L, class Tile>
+template <class Ops, std::size_t MR, std::size_t NV, class Tile>
 inline void walk_plane(const DepthwisePlaneArgs& a, Tile tile) noexcept {
-  constexpr std::size_t width = NV * L;
+  constexpr std::size_t width = NV * Ops::lanes;
   const std::size_t out_h = a.out_h;
   const std::size_t out_w = a.geometry->out_w;
   for (std::size_t oh = 0; oh < out_h; oh += MR) {
@@ -339,7 +343,7 @@ void depthwise_plane(const DepthwisePlaneArgs& a) noexcept {
       return;
     }
   }
-  fill_phase_planes(a);
+  fill_phase_planes<Ops>(a);
   const bool stride_two = g.stride_h == 2 && g.stride_w == 2 && g.dilation_h == 1 &&
                           g.dilation_w == 1 && g.kernel_h == g.kernel_w;
   if ((unit_stride || stride_two) && (g.kernel_h == 3 || g.kernel_h == 5)) {
@@ -352,24 +356,24 @@ void depthwise_plane(const DepthwisePlaneArgs& a) noexcept {
     const std::size_t k = g.kernel_h;
     if (unit_stride) {
       if (narrow) {
-        walk_plane<MR_UNIT, NV / 2, L>(
+        walk_plane<Ops, MR_UNIT, NV / 2>(
             a, k == 3 ? &plane_tile_shared_rows<Ops, 3, 1, MR_UNIT, NV / 2>
                       : &plane_tile_shared_rows<Ops, 5, 1, MR_UNIT, NV / 2>);
       } else {
-        walk_plane<MR_UNIT, NV, L>(a, k == 3 ? &plane_tile_shared_rows<Ops, 3, 1, MR_UNIT, NV>
-                                             : &plane_tile_shared_rows<Ops, 5, 1, MR_UNIT, NV>);
+        walk_plane<Ops, MR_UNIT, NV>(a, k == 3 ? &plane_tile_shared_rows<Ops, 3, 1, MR_UNIT, NV>
+                                               : &plane_tile_shared_rows<Ops, 5, 1, MR_UNIT, NV>);
       }
     } else if (narrow) {
-      walk_plane<MR_UNIT, NV / 2, L>(a, k == 3
-                                            ? &plane_tile_shared_rows<Ops, 3, 2, MR_UNIT, NV / 2>
-                                            : &plane_tile_shared_rows<Ops, 5, 2, MR_UNIT, NV / 2>);
+      walk_plane<Ops, MR_UNIT, NV / 2>(
+          a, k == 3 ? &plane_tile_shared_rows<Ops, 3, 2, MR_UNIT, NV / 2>
+                    : &plane_tile_shared_rows<Ops, 5, 2, MR_UNIT, NV / 2>);
     } else {
-      walk_plane<MR_UNIT, NV, L>(a, k == 3 ? &plane_tile_shared_rows<Ops, 3, 2, MR_UNIT, NV>
-                                           : &plane_tile_shared_rows<Ops, 5, 2, MR_UNIT, NV>);
+      walk_plane<Ops, MR_UNIT, NV>(a, k == 3 ? &plane_tile_shared_rows<Ops, 3, 2, MR_UNIT, NV>
+                                             : &plane_tile_shared_rows<Ops, 5, 2, MR_UNIT, NV>);
     }
     return;
   }
-  walk_plane<MR, NV, L>(a, &plane_tile<Ops, MR, NV>);
+  walk_plane<Ops, MR, NV>(a, &plane_tile<Ops, MR, NV>);
 }
 
 }  // namespace bnrt::kernels
