@@ -318,6 +318,19 @@ inline void walk_plane(const DepthwisePlaneArgs& a, Tile tile) noexcept {
   }
 }
 
+/// walk_plane with the shared-row tile for kernel size k (3 or 5) and stride (1 or 2).
+template <class Ops, std::size_t MR, std::size_t NV>
+inline void walk_shared_rows(const DepthwisePlaneArgs& a, std::size_t k,
+                             std::size_t stride) noexcept {
+  using Tile = void (*)(const DepthwisePlaneArgs&, std::size_t, std::size_t, std::size_t,
+                        std::size_t) noexcept;
+  const Tile tile = stride == 1 ? (k == 3 ? &plane_tile_shared_rows<Ops, 3, 1, MR, NV>
+                                          : &plane_tile_shared_rows<Ops, 5, 1, MR, NV>)
+                                : (k == 3 ? &plane_tile_shared_rows<Ops, 3, 2, MR, NV>
+                                          : &plane_tile_shared_rows<Ops, 5, 2, MR, NV>);
+  walk_plane<Ops, MR, NV>(a, tile);
+}
+
 }  // namespace depthwise
 
 /// One channel plane of a depthwise conv on channels-first input (see above).
@@ -354,22 +367,10 @@ void depthwise_plane(const DepthwisePlaneArgs& a) noexcept {
     const bool narrow =
         (g.out_w + kNarrow - 1) / kNarrow * kNarrow < (g.out_w + kWide - 1) / kWide * kWide;
     const std::size_t k = g.kernel_h;
-    if (unit_stride) {
-      if (narrow) {
-        walk_plane<Ops, MR_UNIT, NV / 2>(
-            a, k == 3 ? &plane_tile_shared_rows<Ops, 3, 1, MR_UNIT, NV / 2>
-                      : &plane_tile_shared_rows<Ops, 5, 1, MR_UNIT, NV / 2>);
-      } else {
-        walk_plane<Ops, MR_UNIT, NV>(a, k == 3 ? &plane_tile_shared_rows<Ops, 3, 1, MR_UNIT, NV>
-                                               : &plane_tile_shared_rows<Ops, 5, 1, MR_UNIT, NV>);
-      }
-    } else if (narrow) {
-      walk_plane<Ops, MR_UNIT, NV / 2>(
-          a, k == 3 ? &plane_tile_shared_rows<Ops, 3, 2, MR_UNIT, NV / 2>
-                    : &plane_tile_shared_rows<Ops, 5, 2, MR_UNIT, NV / 2>);
+    if (narrow) {
+      walk_shared_rows<Ops, MR_UNIT, NV / 2>(a, k, unit_stride ? 1 : 2);
     } else {
-      walk_plane<Ops, MR_UNIT, NV>(a, k == 3 ? &plane_tile_shared_rows<Ops, 3, 2, MR_UNIT, NV>
-                                             : &plane_tile_shared_rows<Ops, 5, 2, MR_UNIT, NV>);
+      walk_shared_rows<Ops, MR_UNIT, NV>(a, k, unit_stride ? 1 : 2);
     }
     return;
   }
