@@ -8,7 +8,7 @@ namespace bnrt::kernels {
 
 const ConvKernelTable& conv_kernels_avx2() noexcept {
   static constexpr ConvKernelTable kTable =
-      make_conv_table<SimdOps<xsimd::fma3<xsimd::avx2>>, 6, 2, 8, 2>();
+      make_conv_table<SimdOps<xsimd::fma3<xsimd::avx2>>, 6, 2, 8, 2, 4>();
   return kTable;
 }
 

@@ -7,7 +7,8 @@
 namespace bnrt::kernels {
 
 const ConvKernelTable& conv_kernels_avx512() noexcept {
-  static constexpr ConvKernelTable kTable = make_conv_table<SimdOps<xsimd::avx512f>, 6, 4, 8, 4>();
+  static constexpr ConvKernelTable kTable =
+      make_conv_table<SimdOps<xsimd::avx512f>, 6, 4, 8, 4, 7>();
   return kTable;
 }
 

@@ -22,8 +22,10 @@ constexpr GemmTileFn gemm_entry() noexcept {
 }
 
 /// The table for one ISA: MR pixels x up to MAX_NV vectors per gemm tile, MR_DW pixels per
-/// depthwise step.
-template <class Ops, std::size_t MR, std::size_t MAX_NV, std::size_t MR_DW, std::size_t MR_DW_PLANE>
+/// depthwise step, MR_DW_PLANE rows per channels-first depthwise tile, and MR_DW_DIRECT rows
+/// per tile of the direct (masked-load) 3x3 channels-first kernel.
+template <class Ops, std::size_t MR, std::size_t MAX_NV, std::size_t MR_DW, std::size_t MR_DW_PLANE,
+          std::size_t MR_DW_DIRECT>
 constexpr ConvKernelTable make_conv_table() noexcept {
   static_assert(MAX_NV >= 1 && MAX_NV <= kMaxGemmVectors);
   return {{gemm_entry<Ops, MR, 1, MAX_NV>(), gemm_entry<Ops, MR, 2, MAX_NV>(),
@@ -31,7 +33,7 @@ constexpr ConvKernelTable make_conv_table() noexcept {
           &planar_gemm_tile<Ops, MR, MAX_NV>,
           MAX_NV,
           &depthwise_row<Ops, MR_DW>,
-          &depthwise_plane<Ops, 2, MR_DW_PLANE, 4>,
+          &depthwise_plane<Ops, 2, MR_DW_PLANE, MR_DW_DIRECT, 4>,
           4 * Ops::lanes,
           &transpose_to_nhwc<Ops>,
           MR,

@@ -7,7 +7,7 @@
 namespace bnrt::kernels {
 
 const ConvKernelTable& conv_kernels_scalar() noexcept {
-  static constexpr ConvKernelTable kTable = make_conv_table<ScalarOps, 4, 4, 4, 2>();
+  static constexpr ConvKernelTable kTable = make_conv_table<ScalarOps, 4, 4, 4, 2, 2>();
   return kTable;
 }
 

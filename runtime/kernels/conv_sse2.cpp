@@ -7,7 +7,7 @@
 namespace bnrt::kernels {
 
 const ConvKernelTable& conv_kernels_sse2() noexcept {
-  static constexpr ConvKernelTable kTable = make_conv_table<SimdOps<xsimd::sse2>, 6, 2, 4, 2>();
+  static constexpr ConvKernelTable kTable = make_conv_table<SimdOps<xsimd::sse2>, 6, 2, 4, 2, 2>();
   return kTable;
 }
 
