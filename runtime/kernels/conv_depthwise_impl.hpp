@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "conv_store_impl.hpp"
+#include "row_register.hpp"
 
 namespace bnrt::kernels {
 namespace depthwise {
@@ -171,12 +172,18 @@ template <class Ops, std::size_t MR, std::size_t KW, std::size_t S, bool CLIP, b
 inline void kernel_row_fixed(typename Ops::vec (&acc)[MR][1], const float* row, std::ptrdiff_t iw0,
                              std::size_t in_w, std::size_t C, const typename Ops::vec (&w)[KW],
                              const Block<Ops, FULL>& b, std::index_sequence<JS...>) noexcept {
+  const float* next = row;  // the unclipped tile's column pointer, one pixel on per column
+  if constexpr (!CLIP) next = row_register<Ops>(row + static_cast<std::size_t>(iw0) * C);
   const auto column = [&](std::size_t j) {
-    const std::ptrdiff_t iw = iw0 + static_cast<std::ptrdiff_t>(j);
     if constexpr (CLIP) {
+      const std::ptrdiff_t iw = iw0 + static_cast<std::ptrdiff_t>(j);
       if (static_cast<std::size_t>(iw) >= in_w) return Ops::broadcast(0.0f);
+      return b.load_once(row + static_cast<std::size_t>(iw) * C);
+    } else {
+      const typename Ops::vec x = b.load_once(next);
+      next = row_register<Ops>(next + C);
+      return x;
     }
-    return b.load_once(row + static_cast<std::size_t>(iw) * C);
   };
   (feed_column<Ops, MR, KW, S, JS>(acc, column(JS), w, std::make_index_sequence<KW>{}), ...);
 }

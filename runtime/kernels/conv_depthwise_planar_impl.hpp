@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "conv_store_impl.hpp"
+#include "row_register.hpp"
 
 namespace bnrt::kernels {
 namespace depthwise {
@@ -67,17 +68,6 @@ inline void fill_phase_planes(const DepthwisePlaneArgs& a) noexcept {
       }
     }
   }
-}
-
-/// Returns `row` through an empty asm statement, so the optimizer cannot see how it was
-/// computed: each input row then lives in one register and every load of it is that register
-/// plus a constant. Without this GCC precomputes a separate address for every (row, tap,
-/// vector) load of an unrolled tile and spills them, which cost the 3x3 direct kernel about
-/// 10% (measured on AVX-512 and AVX2).
-template <class Ops>
-inline const float* row_register(const float* row) noexcept {
-  asm("" : "+r"(row));
-  return row;
 }
 
 /// acc[m][0][v] = value for every row m and vector v.
