@@ -129,18 +129,18 @@ void run_depthwise(const detail::ConvBnActState& s, const float* image, const Im
   const kernels::ConvKernelTable& k = *s.kernels;
   const std::size_t chunks =
       chunk_count(s.out_h, static_cast<std::size_t>(s.macs_per_image), s.options.max_threads);
-  detail::parallel_ranges(s.out_h, chunks, 1, 0, [&](std::size_t begin, std::size_t end) {
+  // Even chunk boundaries keep the kernel's row pairs (see conv_depthwise_impl.hpp) whole.
+  detail::parallel_ranges(s.out_h, chunks, 2, 0, [&](std::size_t begin, std::size_t end) {
     kernels::DepthwiseRowArgs a;
     a.geometry = &s.geometry;
     a.image = image;
     a.weights = s.packed_weights.data();
     a.weight_tap_stride = s.padded_channels;
     a.bias = s.packed_bias.data();
-    for (std::size_t row = begin; row < end; ++row) {
-      a.out_row = row;
-      a.out = out.at(row * s.out_w, 0, &s.epilogue);
-      k.depthwise(a);
-    }
+    a.out_row = begin;
+    a.out_rows = end - begin;
+    a.out = out.at(begin * s.out_w, 0, &s.epilogue);
+    k.depthwise(a);
   });
 }
 

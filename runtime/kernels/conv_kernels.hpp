@@ -6,7 +6,7 @@
 //   each pixel's row at the input pixel that tap reads (or at a row of zeros in the padding),
 //   then runs the dot products over the group's input channels: a GEMM whose A rows are
 //   gathered through pointers (an implicit GEMM; a 1x1 stride-1 conv is a plain GEMM).
-// - depthwise: one output row, vectorized over channels, a few pixels at a time; for
+// - depthwise: a run of output rows, vectorized over channels, a few pixels at a time; for
 //   channels-first tensors, one channel plane, vectorized along the rows.
 // Both start from the bias, and apply residual add and activation in registers before the only
 // store of each output element (channels-first output goes through an L1 staging tile).
@@ -70,8 +70,9 @@ struct DepthwiseRowArgs {
   const float* weights = nullptr;          ///< packed [kernel_h * kernel_w][padded channels]
   std::size_t weight_tap_stride = 0;       ///< padded channels
   const float* bias = nullptr;             ///< padded channels
-  std::size_t out_row = 0;                 ///< oh
-  TileOutput out;                          ///< at (oh, ow = 0, channel 0)
+  std::size_t out_row = 0;                 ///< oh of the first row
+  std::size_t out_rows = 1;                ///< rows [oh, oh + out_rows)
+  TileOutput out;                          ///< at (oh, ow = 0, channel 0); rows contiguous
 };
 
 /// One channel plane of a depthwise conv on channels-first input and output.
