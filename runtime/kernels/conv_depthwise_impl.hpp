@@ -1,6 +1,6 @@
 // The depthwise micro-kernel of ConvBnAct on channels-last input: a run of output rows,
 // vectorized over channels. Written against the SimdOps / ScalarOps vocabulary, instantiated
-// per ISA by conv_<isa>.cpp.
+// per ISA by conv_depthwise_<isa>.cpp.
 //
 // Kernel rows that fall into the top or bottom padding are skipped for the whole row. For the
 // common shapes (3x3 and 5x5, stride 1 or 2, no dilation) a row goes in tiles of MR pixels

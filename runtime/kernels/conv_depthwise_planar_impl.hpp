@@ -1,6 +1,6 @@
 // The depthwise micro-kernel of ConvBnAct on channels-first input: one channel plane at a time,
 // vectorized along the output row. Written against the SimdOps / ScalarOps vocabulary,
-// instantiated per ISA by conv_<isa>.cpp.
+// instantiated per ISA by conv_depthwise_<isa>.cpp.
 //
 // Stride-1 3x3 and 5x5 planes on ISAs with masked loads (AVX-512, AVX2) are read straight from
 // the input: each load's lane window keeps the lanes inside the row, so padding reads as zero

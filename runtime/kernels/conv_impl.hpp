@@ -1,6 +1,6 @@
-// The table of conv micro-kernels for one ISA, instantiated by conv_<isa>.cpp from the kernel
-// bodies (conv_gemm_impl.hpp, conv_depthwise_impl.hpp). See conv_kernels.hpp for what each
-// kernel computes.
+// The tables of conv micro-kernels for one ISA, instantiated by conv_gemm_<isa>.cpp and
+// conv_depthwise_<isa>.cpp from the kernel bodies (conv_gemm_impl.hpp, conv_depthwise_impl.hpp,
+// ...). See conv_kernels.hpp for what each kernel computes.
 #pragma once
 
 #include <cstddef>
@@ -21,24 +21,27 @@ constexpr GemmTileFn gemm_entry() noexcept {
   }
 }
 
-/// The table for one ISA: MR pixels x up to MAX_NV vectors per gemm tile, MR_DW pixels per
-/// depthwise step, MR_DW_PLANE rows per channels-first depthwise tile, and MR_DW_DIRECT rows
-/// per tile of the direct (masked-load) 3x3 channels-first kernel.
-template <class Ops, std::size_t MR, std::size_t MAX_NV, std::size_t MR_DW, std::size_t MR_DW_PLANE,
-          std::size_t MR_DW_DIRECT>
-constexpr ConvKernelTable make_conv_table() noexcept {
+/// The GEMM kernels for one ISA: MR pixels x up to MAX_NV vectors per gemm tile.
+template <class Ops, std::size_t MR, std::size_t MAX_NV>
+constexpr ConvGemmKernels make_gemm_kernels() noexcept {
   static_assert(MAX_NV >= 1 && MAX_NV <= kMaxGemmVectors);
   return {{gemm_entry<Ops, MR, 1, MAX_NV>(), gemm_entry<Ops, MR, 2, MAX_NV>(),
            gemm_entry<Ops, MR, 3, MAX_NV>(), gemm_entry<Ops, MR, 4, MAX_NV>()},
           &planar_gemm_tile<Ops, MR, MAX_NV>,
           MAX_NV,
-          &depthwise_row<Ops, MR_DW>,
-          &depthwise_plane<Ops, 2, MR_DW_PLANE, MR_DW_DIRECT, 4>,
-          4 * Ops::lanes,
           &transpose_to_nhwc<Ops>,
           MR,
           MAX_NV,
           Ops::lanes};
+}
+
+/// The depthwise kernels for one ISA: MR_DW pixels per channels-last step, MR_DW_PLANE rows
+/// per channels-first tile, and MR_DW_DIRECT rows per tile of the direct (masked-load)
+/// channels-first kernel.
+template <class Ops, std::size_t MR_DW, std::size_t MR_DW_PLANE, std::size_t MR_DW_DIRECT>
+constexpr ConvDepthwiseKernels make_depthwise_kernels() noexcept {
+  return {&depthwise_row<Ops, MR_DW>, &depthwise_plane<Ops, 2, MR_DW_PLANE, MR_DW_DIRECT, 4>,
+          4 * Ops::lanes};
 }
 
 }  // namespace bnrt::kernels

@@ -117,7 +117,8 @@ using TransposeFn = void (*)(const float* src, float* dst, std::size_t channels,
 /// Widest gemm tile in vectors, on any ISA.
 inline constexpr std::size_t kMaxGemmVectors = 4;
 
-struct ConvKernelTable {
+/// The GEMM-based kernels of one ISA (and their tile shape).
+struct ConvGemmKernels {
   /// gemm[v - 1]: tiles of MR pixels x v vectors of output channels, for v up to
   /// gemm_vectors (null above). Layers use the widest for most channels and a narrower one for
   /// the channels left over, so no tile computes much padding.
@@ -125,11 +126,6 @@ struct ConvKernelTable {
   /// Channels-first 1x1: gemm_rows output channels x planar_gemm_vectors vectors of pixels.
   PlanarGemmTileFn planar_gemm;
   std::size_t planar_gemm_vectors;
-  DepthwiseRowFn depthwise;
-  /// Channels-first depthwise: whole planes; a tile spans depthwise_plane_width columns and
-  /// may read up to that many past the output row (the scratch plane is sized for it).
-  DepthwisePlaneFn depthwise_plane;
-  std::size_t depthwise_plane_width;
   /// Channels-first input to channels-last scratch, for the layers that run on the GEMM.
   TransposeFn transpose_to_nhwc;
   std::size_t gemm_rows;     ///< MR: output pixels per gemm tile
@@ -137,12 +133,30 @@ struct ConvKernelTable {
   std::size_t lanes;         ///< floats per vector
 };
 
+/// The depthwise kernels of one ISA.
+struct ConvDepthwiseKernels {
+  DepthwiseRowFn depthwise;
+  /// Channels-first depthwise: whole planes; a tile spans depthwise_plane_width columns and
+  /// may read up to that many past the output row (the scratch plane is sized for it).
+  DepthwisePlaneFn depthwise_plane;
+  std::size_t depthwise_plane_width;
+};
+
+/// Both, for one ISA. The two halves are built in separate units (conv_gemm_<isa>.cpp,
+/// conv_depthwise_<isa>.cpp): GCC's inlining budget is per unit, and with both in one unit,
+/// growing the depthwise kernels changed how the GEMM tiles were compiled (up to 20% slower).
+struct ConvKernelTable : ConvGemmKernels, ConvDepthwiseKernels {};
+
 /// The table for `isa`; the caller guarantees the CPU supports it.
 const ConvKernelTable& conv_kernels(Isa isa) noexcept;
 
-const ConvKernelTable& conv_kernels_scalar() noexcept;
-const ConvKernelTable& conv_kernels_sse2() noexcept;
-const ConvKernelTable& conv_kernels_avx2() noexcept;
-const ConvKernelTable& conv_kernels_avx512() noexcept;
+const ConvGemmKernels& conv_gemm_kernels_scalar() noexcept;
+const ConvGemmKernels& conv_gemm_kernels_sse2() noexcept;
+const ConvGemmKernels& conv_gemm_kernels_avx2() noexcept;
+const ConvGemmKernels& conv_gemm_kernels_avx512() noexcept;
+const ConvDepthwiseKernels& conv_depthwise_kernels_scalar() noexcept;
+const ConvDepthwiseKernels& conv_depthwise_kernels_sse2() noexcept;
+const ConvDepthwiseKernels& conv_depthwise_kernels_avx2() noexcept;
+const ConvDepthwiseKernels& conv_depthwise_kernels_avx512() noexcept;
 
 }  // namespace bnrt::kernels

@@ -1,6 +1,6 @@
 // The last step of every conv micro-kernel: bias at the start, then residual add and activation
 // in registers before the only store of each output element. Written against the SimdOps /
-// ScalarOps vocabulary, instantiated per ISA by conv_<isa>.cpp.
+// ScalarOps vocabulary, instantiated per ISA by conv_gemm_<isa>.cpp and conv_depthwise_<isa>.cpp.
 #pragma once
 
 #include <algorithm>

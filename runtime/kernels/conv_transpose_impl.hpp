@@ -1,6 +1,6 @@
 // NCHW -> NHWC image transpose for the channels-first convs that run on the channels-last GEMM
 // kernels. Written against the SimdOps / ScalarOps vocabulary, instantiated per ISA by
-// conv_<isa>.cpp: with 8-float vectors or wider, whole 8 x 8 blocks are transposed in
+// conv_gemm_<isa>.cpp: with 8-float vectors or wider, whole 8 x 8 blocks are transposed in
 // registers (eight row loads, 24 shuffles, eight row stores); edges and narrower ISAs copy
 // element by element.
 #pragma once

@@ -50,9 +50,20 @@ const FoldRowKernels& fold_row_kernels(Isa isa) noexcept {
   return kFamily(isa);
 }
 
+/// The conv table of one ISA, joined from its two halves once, on first use.
+template <const ConvGemmKernels& (*Gemm)() noexcept,
+          const ConvDepthwiseKernels& (*Depthwise)() noexcept>
+const ConvKernelTable& conv_table() noexcept {
+  static const ConvKernelTable table{Gemm(), Depthwise()};
+  return table;
+}
+
 const ConvKernelTable& conv_kernels(Isa isa) noexcept {
-  static constexpr Family<ConvKernelTable> kFamily{&conv_kernels_avx512, &conv_kernels_avx2,
-                                                   &conv_kernels_sse2, &conv_kernels_scalar};
+  static constexpr Family<ConvKernelTable> kFamily{
+      &conv_table<&conv_gemm_kernels_avx512, &conv_depthwise_kernels_avx512>,
+      &conv_table<&conv_gemm_kernels_avx2, &conv_depthwise_kernels_avx2>,
+      &conv_table<&conv_gemm_kernels_sse2, &conv_depthwise_kernels_sse2>,
+      &conv_table<&conv_gemm_kernels_scalar, &conv_depthwise_kernels_scalar>};
   return kFamily(isa);
 }
 
