@@ -214,58 +214,93 @@ inline void plane_tile_shared_rows(const DepthwisePlaneArgs& a, std::size_t oh, 
   store_rows<Ops, MR, NV>(a, acc, oh, rows, ow0, cols);
 }
 
+/// The loads plane_direct makes from one input row, at offsets from the tile's first tap
+/// column (lane 0 of tap 0). Stride 1: one per tap column and vector, load i = kw * NV + v at
+/// kw + v * lanes. Stride 2: a tap pair (2t, 2t + 1) reads the columns 2t + 2j and
+/// 2t + 1 + 2j, so two consecutive vectors from 2t, split into even and odd lanes, serve both;
+/// load i = (t * NV + v) * 2 + h at 2t + (2v + h) * lanes.
+template <std::size_t K, std::size_t S, std::size_t NV, std::size_t L>
+struct DirectLoads {
+  static_assert(S == 1 || S == 2);
+  static constexpr std::size_t count = S == 1 ? K * NV : (K + 1) / 2 * NV * 2;
+  static constexpr std::ptrdiff_t offset(std::size_t i) noexcept {
+    if (S == 1) return static_cast<std::ptrdiff_t>(i / NV + i % NV * L);
+    const std::size_t t = i / (2 * NV), v = i / 2 % NV, h = i % 2;
+    return static_cast<std::ptrdiff_t>(2 * t + (2 * v + h) * L);
+  }
+};
+
 /// The arithmetic of one block of plane_direct: MR output rows x NV vectors from the
-/// MR + K - 1 input rows starting at `in` (input row first_row, lane 0 at the tile's first
-/// tap column). Rows go outer: each input row is one register (row_register) that every tap
-/// column and vector loads from at a constant offset.
-/// kRowEdges: some of those rows lie above or below the plane and must read as zero; they get
-/// empty windows rather than a branch (a branch makes GCC keep the accumulators on the stack),
-/// and their addresses, like lanes left of a row, are never read.
-template <class Ops, std::size_t K, std::size_t MR, std::size_t NV, bool kRowEdges>
-inline void accumulate_rows(typename Ops::vec (&acc)[MR][1][NV], const typename Ops::vec (&w)[K][K],
-                            const typename Ops::window (&windows)[K][NV], const float* in,
-                            std::ptrdiff_t in_w, std::ptrdiff_t first_row,
-                            std::ptrdiff_t in_h) noexcept {
+/// (MR - 1) * S + K input rows starting at `in` (input row first_row, lane 0 at the tile's
+/// first tap column). Rows go outer: each input row is one register (row_register) that all
+/// its loads use at constant offsets; output row m reads input row r through kernel row
+/// r - m * S. kRowEdges: some of the rows lie above or below the plane and must read as zero;
+/// they get empty windows rather than a branch (a branch makes GCC keep the accumulators on
+/// the stack), and their addresses, like lanes left of a row, are never read.
+template <class Ops, std::size_t K, std::size_t S, std::size_t MR, std::size_t NV, bool kRowEdges>
+inline void accumulate_rows(
+    typename Ops::vec (&acc)[MR][1][NV], const typename Ops::vec (&w)[K][K],
+    const typename Ops::window (&windows)[DirectLoads<K, S, NV, Ops::lanes>::count],
+    const float* in, std::ptrdiff_t in_w, std::ptrdiff_t first_row, std::ptrdiff_t in_h) noexcept {
   using vec = typename Ops::vec;
-  constexpr std::size_t L = Ops::lanes;
-  constexpr std::size_t kInputRows = MR + K - 1;
+  using Loads = DirectLoads<K, S, NV, Ops::lanes>;
+  constexpr std::size_t kInputRows = (MR - 1) * S + K;
 #pragma GCC unroll 16
   for (std::size_t r = 0; r < kInputRows; ++r) {
     const float* row = row_register<Ops>(in + static_cast<std::ptrdiff_t>(r) * in_w);
+    vec x[Loads::count];
+#pragma GCC unroll 16
+    for (std::size_t i = 0; i < Loads::count; ++i) {
+      if constexpr (kRowEdges) {
+        const std::ptrdiff_t ih = first_row + static_cast<std::ptrdiff_t>(r);
+        x[i] = Ops::load_window(row + Loads::offset(i),
+                                Ops::window_if(windows[i], ih >= 0 && ih < in_h));
+      } else {
+        x[i] = Ops::load_window(row + Loads::offset(i), windows[i]);
+      }
+    }
+    vec tap[K][NV];  // the input under tap column kw, for vector v of the tile
 #pragma GCC unroll 8
     for (std::size_t kw = 0; kw < K; ++kw) {
 #pragma GCC unroll 8
       for (std::size_t v = 0; v < NV; ++v) {
-        const float* x_at = row + kw + v * L;
-        vec x;
-        if constexpr (kRowEdges) {
-          const std::ptrdiff_t ih = first_row + static_cast<std::ptrdiff_t>(r);
-          x = Ops::load_window(x_at, Ops::window_if(windows[kw][v], ih >= 0 && ih < in_h));
+        if constexpr (S == 1) {
+          tap[kw][v] = x[kw * NV + v];
         } else {
-          x = Ops::load_window(x_at, windows[kw][v]);
+          const std::size_t pair = (kw / 2 * NV + v) * 2;
+          tap[kw][v] = kw % 2 == 0 ? Ops::even_lanes(x[pair], x[pair + 1])
+                                   : Ops::odd_lanes(x[pair], x[pair + 1]);
         }
-        // Output row m reads input row r through kernel row r - m.
+      }
+    }
+#pragma GCC unroll 8
+    for (std::size_t kw = 0; kw < K; ++kw) {
+#pragma GCC unroll 8
+      for (std::size_t v = 0; v < NV; ++v) {
 #pragma GCC unroll 16
         for (std::size_t m = 0; m < MR; ++m) {
-          if (r >= m && r - m < K) acc[m][0][v] = Ops::fma(x, w[r - m][kw], acc[m][0][v]);
+          if (r >= m * S && r - m * S < K) {
+            acc[m][0][v] = Ops::fma(tap[kw][v], w[r - m * S][kw], acc[m][0][v]);
+          }
         }
       }
     }
   }
 }
 
-/// A whole plane of the stride-1 K x K case, read straight from the input with no padded copy:
-/// every load is a masked one whose window keeps the lanes inside the row, so padding columns
-/// read as zero, and rows above or below the plane get empty windows. Column tiles go outer so
-/// the weights and the windows (which depend only on the column) are set up once per column
-/// tile, not per tile; row blocks of MR go inner. Needs cheap masked loads.
-template <class Ops, std::size_t K, std::size_t MR, std::size_t NV>
+/// A whole plane of the K x K case at stride S (1 or 2, both axes), read straight from the
+/// input with no padded copy: every load is a masked one whose window keeps the lanes inside
+/// the row, so padding columns read as zero, and rows above or below the plane get empty
+/// windows. Column tiles go outer so the weights and the windows (which depend only on the
+/// column) are set up once per column tile, not per tile; row blocks of MR go inner. Needs
+/// cheap masked loads.
+template <class Ops, std::size_t K, std::size_t S, std::size_t MR, std::size_t NV>
 void plane_direct(const DepthwisePlaneArgs& a) noexcept {
   using vec = typename Ops::vec;
   using window = typename Ops::window;
-  constexpr std::size_t L = Ops::lanes;
-  constexpr std::size_t kInputRows = MR + K - 1;
-  constexpr std::size_t width = NV * L;
+  using Loads = DirectLoads<K, S, NV, Ops::lanes>;
+  constexpr std::size_t kInputRows = (MR - 1) * S + K;
+  constexpr std::size_t width = NV * Ops::lanes;
   const ConvGeometry& g = *a.geometry;
   const auto in_w = static_cast<std::ptrdiff_t>(g.in_w);
   const auto in_h = static_cast<std::ptrdiff_t>(g.in_h);
@@ -276,30 +311,27 @@ void plane_direct(const DepthwisePlaneArgs& a) noexcept {
   const vec bias = Ops::broadcast(a.bias);
   for (std::size_t ow0 = 0; ow0 < out_w; ow0 += width) {
     const std::size_t cols = std::min(width, out_w - ow0);
-    // Input column of lane 0 for tap column kw and vector v, and the lanes inside the row.
+    // Input column of the tile's first tap, and the lanes of each load inside the row.
     const std::ptrdiff_t first_col =
-        static_cast<std::ptrdiff_t>(ow0) - static_cast<std::ptrdiff_t>(g.pad_left);
-    window windows[K][NV];
-#pragma GCC unroll 8
-    for (std::size_t kw = 0; kw < K; ++kw) {
-#pragma GCC unroll 8
-      for (std::size_t v = 0; v < NV; ++v) {
-        const std::ptrdiff_t col = first_col + static_cast<std::ptrdiff_t>(kw + v * L);
-        const std::ptrdiff_t lo = col < 0 ? -col : 0;
-        const std::ptrdiff_t hi = std::min(in_w - col, static_cast<std::ptrdiff_t>(L));
-        windows[kw][v] = Ops::make_window(lo, hi);
-      }
+        static_cast<std::ptrdiff_t>(ow0 * S) - static_cast<std::ptrdiff_t>(g.pad_left);
+    window windows[Loads::count];
+#pragma GCC unroll 16
+    for (std::size_t i = 0; i < Loads::count; ++i) {
+      const std::ptrdiff_t col = first_col + Loads::offset(i);
+      const std::ptrdiff_t lo = col < 0 ? -col : 0;
+      const std::ptrdiff_t hi = std::min(in_w - col, static_cast<std::ptrdiff_t>(Ops::lanes));
+      windows[i] = Ops::make_window(lo, hi);
     }
     for (std::size_t oh = 0; oh < out_h; oh += MR) {
       vec acc[MR][1][NV];
       fill<Ops, MR, NV>(acc, bias);
       const std::ptrdiff_t first_row =
-          static_cast<std::ptrdiff_t>(oh) - static_cast<std::ptrdiff_t>(g.pad_top);
+          static_cast<std::ptrdiff_t>(oh * S) - static_cast<std::ptrdiff_t>(g.pad_top);
       const float* const in = a.src + first_row * in_w + first_col;
       if (first_row >= 0 && first_row + static_cast<std::ptrdiff_t>(kInputRows) <= in_h) {
-        accumulate_rows<Ops, K, MR, NV, false>(acc, w, windows, in, in_w, first_row, in_h);
+        accumulate_rows<Ops, K, S, MR, NV, false>(acc, w, windows, in, in_w, first_row, in_h);
       } else {
-        accumulate_rows<Ops, K, MR, NV, true>(acc, w, windows, in, in_w, first_row, in_h);
+        accumulate_rows<Ops, K, S, MR, NV, true>(acc, w, windows, in, in_w, first_row, in_h);
       }
       store_rows<Ops, MR, NV>(a, acc, oh, std::min(MR, out_h - oh), ow0, cols);
     }
@@ -343,27 +375,35 @@ void depthwise_plane(const DepthwisePlaneArgs& a) noexcept {
   const ConvGeometry& g = *a.geometry;
   const bool unit_stride = g.stride_h == 1 && g.stride_w == 1 && g.dilation_h == 1 &&
                            g.dilation_w == 1 && g.kernel_h == g.kernel_w;
+  const bool stride_two = g.stride_h == 2 && g.stride_w == 2 && g.dilation_h == 1 &&
+                          g.dilation_w == 1 && g.kernel_h == g.kernel_w;
   if constexpr (Ops::has_masked_loads) {
     // Two vectors per row: fewer accumulators leave the taps and all the windows in registers
     // (4 x 4 spilled), and narrow planes waste less (a 28-wide row in a 64-wide tile did half
     // its work on padding). Measured on AVX-512, 3x3: 56x56 planes 170 -> 153 us, 28x28
     // 98 -> 51 us.
+    // Stride 2 (3x3 only) splits each pair of loaded vectors into even and odd columns: 116 ->
+    // 53 us on AVX-512 for 144x56x56 against the padded phase copy, 133 -> 116 us on AVX2.
+    // 5x5 stride 2 keeps the copy: its 25 taps, 12 loads and 10 splits per row spill (146 ->
+    // 161 us direct).
     // MR_DIRECT rows per tile: 7 on AVX-512 (56x56 planes 127 -> 118 us against 4 rows; 7
     // also divides every MobileNet plane height, 112 / 56 / 28 / 14 / 7), 4 on AVX2 (231 ->
     // 206 us against 2), in a standalone timing loop.
     constexpr std::size_t kDirectVectors = 2;
     if (unit_stride && g.kernel_h == 3) {
-      plane_direct<Ops, 3, MR_DIRECT, kDirectVectors>(a);
+      plane_direct<Ops, 3, 1, MR_DIRECT, kDirectVectors>(a);
       return;
     }
     if (unit_stride && g.kernel_h == 5) {
-      plane_direct<Ops, 5, MR_DIRECT, kDirectVectors>(a);
+      plane_direct<Ops, 5, 1, MR_DIRECT, kDirectVectors>(a);
+      return;
+    }
+    if (stride_two && g.kernel_h == 3) {
+      plane_direct<Ops, 3, 2, MR_UNIT, kDirectVectors>(a);
       return;
     }
   }
   fill_phase_planes<Ops>(a);
-  const bool stride_two = g.stride_h == 2 && g.stride_w == 2 && g.dilation_h == 1 &&
-                          g.dilation_w == 1 && g.kernel_h == g.kernel_w;
   if ((unit_stride || stride_two) && (g.kernel_h == 3 || g.kernel_h == 5)) {
     // Tiles of NV or NV / 2 vectors, whichever computes fewer padding columns (ties: the wider,
     // fewer tiles). Measured: 28-wide outputs on AVX-512 150 -> 138 us with the narrow tile,
