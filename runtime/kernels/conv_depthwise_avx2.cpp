@@ -5,9 +5,10 @@
 
 namespace bnrt::kernels {
 
+// Channels-last tiles of 4 pixels: against 8, 3x3 144x56x56 186 -> 165 us (16 registers).
 const ConvDepthwiseKernels& conv_depthwise_kernels_avx2() noexcept {
   static constexpr ConvDepthwiseKernels kTable =
-      make_depthwise_kernels<SimdOps<xsimd::fma3<xsimd::avx2>>, 8, 2, 4>();
+      make_depthwise_kernels<SimdOps<xsimd::fma3<xsimd::avx2>>, 4, 2, 4>();
   return kTable;
 }
 
