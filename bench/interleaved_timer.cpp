@@ -26,8 +26,8 @@ double time_calls(Runner& runner, long calls) {
 }  // namespace
 
 std::vector<std::optional<double>> measure_round_robin(
-    const std::vector<std::unique_ptr<Runner>>& runners, int threads,
-    const TimingOptions& options) {
+    const std::vector<std::unique_ptr<Runner>>& runners, int threads, const TimingOptions& options,
+    std::vector<std::vector<double>>* samples_us) {
   std::vector<std::optional<double>> medians(runners.size());
   tbb::task_arena arena(threads);
   arena.execute([&] {
@@ -54,14 +54,27 @@ std::vector<std::optional<double>> measure_round_robin(
         runners[k]->settle();
       }
     }
+    for (auto& runner_samples : samples) {
+      for (double& seconds : runner_samples) seconds *= 1e6;
+    }
+    if (samples_us) *samples_us = samples;
     for (std::size_t k = 0; k < runners.size(); ++k) {
       auto& s = samples[k];
       if (s.empty()) continue;
       std::nth_element(s.begin(), s.begin() + static_cast<long>(s.size() / 2), s.end());
-      medians[k] = s[s.size() / 2] * 1e6;
+      medians[k] = s[s.size() / 2];
     }
   });
   return medians;
+}
+
+std::optional<double> paired_ratio(const std::vector<double>& a, const std::vector<double>& b) {
+  const std::size_t n = std::min(a.size(), b.size());
+  if (n == 0) return std::nullopt;
+  std::vector<double> ratios(n);
+  for (std::size_t r = 0; r < n; ++r) ratios[r] = a[r] / b[r];
+  std::nth_element(ratios.begin(), ratios.begin() + static_cast<long>(n / 2), ratios.end());
+  return ratios[n / 2];
 }
 
 std::vector<Measurement> measure_interleaved(

@@ -25,8 +25,16 @@ struct Measurement {
 
 /// Median microseconds per call of each runner, timed round-robin inside one `threads`-thread
 /// arena; a null runner gets nullopt. The building block of every table `bnrt bench` prints.
+/// With `samples_us`, also every sample, [runner][round] (empty for a null runner).
 std::vector<std::optional<double>> measure_round_robin(
-    const std::vector<std::unique_ptr<Runner>>& runners, int threads, const TimingOptions& options);
+    const std::vector<std::unique_ptr<Runner>>& runners, int threads, const TimingOptions& options,
+    std::vector<std::vector<double>>* samples_us = nullptr);
+
+/// The median over rounds of a[round] / b[round], for two runners timed in the same rounds: a
+/// round's two samples are taken within milliseconds of each other, so drift slower than that
+/// (a neighbour's load, the clock) cancels in every term, where a ratio of medians can pair a
+/// fast stretch of one with a slow stretch of the other. nullopt if either is empty.
+std::optional<double> paired_ratio(const std::vector<double>& a, const std::vector<double>& b);
 
 /// Measures `cases`, interleaving consecutive cases that share dims, layout and threads.
 /// `progress(done, total)` is called after each group.

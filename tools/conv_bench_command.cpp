@@ -149,6 +149,8 @@ std::map<std::string, std::map<RowKey, double>> read_peer_records(const std::str
 struct Row {
   bench::ConvBenchCase c;  ///< the bnrt case
   std::map<bench::ConvImpl, double> median_us;
+  /// Each measured implementation's time over bnrt's, paired by round (see paired_ratio).
+  std::map<bench::ConvImpl, double> over_bnrt;
 };
 
 std::vector<Row> measure(const Options& options, bool progress) {
@@ -170,10 +172,20 @@ std::vector<Row> measure(const Options& options, bool progress) {
       for (std::size_t k = begin; k < end; ++k) {
         runners[k - begin] = bench::make_conv_runner(cases[k]);
       }
-      const auto medians = bench::measure_round_robin(runners, first.threads, options.timing);
-      Row row{first, {}};
+      std::vector<std::vector<double>> samples;
+      const auto medians =
+          bench::measure_round_robin(runners, first.threads, options.timing, &samples);
+      Row row{first, {}, {}};
+      const auto bnrt_at = std::find_if(
+          cases.begin() + static_cast<long>(begin), cases.begin() + static_cast<long>(end),
+          [](const auto& c) { return c.impl == bench::ConvImpl::bnrt; });
       for (std::size_t k = begin; k < end; ++k) {
-        if (medians[k - begin]) row.median_us[cases[k].impl] = *medians[k - begin];
+        if (!medians[k - begin]) continue;
+        row.median_us[cases[k].impl] = *medians[k - begin];
+        if (bnrt_at == cases.begin() + static_cast<long>(end)) continue;
+        const auto ratio = bench::paired_ratio(
+            samples[k - begin], samples[static_cast<std::size_t>(bnrt_at - cases.begin()) - begin]);
+        if (ratio) row.over_bnrt[cases[k].impl] = *ratio;
       }
       rows.push_back(row);
     }
@@ -197,13 +209,18 @@ void print_json(const std::vector<Row>& rows, const std::map<int, double>& peak)
   for (const Row& row : rows) {
     for (const auto& [impl, us] : row.median_us) {
       const bench::ConvBenchCase& c = row.c;
+      const auto paired = row.over_bnrt.find(impl);
+      char ratio[48] = "";
+      if (impl != bench::ConvImpl::bnrt && paired != row.over_bnrt.end()) {
+        std::snprintf(ratio, sizeof ratio, ",\"over_bnrt\":%.4f", paired->second);
+      }
       std::printf(
           "{\"op\":\"%s\",\"model\":\"%s\",\"shape\":\"%s\",\"layout\":\"%s\",\"threads\":%d,"
-          "\"isa\":\"%s\",\"impl\":\"%s\",\"median_us\":%.3f,\"gflops\":%.2f}\n",
+          "\"isa\":\"%s\",\"impl\":\"%s\",\"median_us\":%.3f,\"gflops\":%.2f%s}\n",
           c.layer.name.c_str(), c.layer.model.c_str(), c.shape_text().c_str(),
           std::string(layout_name(c.layout)).c_str(), c.threads,
           impl == bench::ConvImpl::onednn ? "n/a" : isa.c_str(),
-          std::string(bench::conv_impl_name(impl)).c_str(), us, gflops(c, us));
+          std::string(bench::conv_impl_name(impl)).c_str(), us, gflops(c, us), ratio);
     }
   }
 }
@@ -229,7 +246,8 @@ void print_table(const std::vector<Row>& rows, const std::map<int, double>& peak
   for (const auto& [threads, gf] : peak) std::printf(" %.0f GFLOP/s on %d thread(s);", gf, threads);
   std::printf(
       "\n# %%peak = bnrt GFLOP/s / FMA peak of the same thread count; x_PEER = PEER time / "
-      "bnrt time (above 1: bnrt is faster)\n");
+      "bnrt time (above 1: bnrt is faster): for unfused and onednn the median over rounds of that "
+      "round's pair of samples, for --with peers the ratio of medians\n");
   std::printf("%-10s %-12s %-17s %-5s %3s %9s %7s %6s %10s %9s %9s %8s", "layer", "model", "shape",
               "lay", "thr", "bnrt_us", "GFLOP/s", "%peak", "unfused_us", "x_unfused", "onednn_us",
               "x_onednn");
@@ -248,21 +266,26 @@ void print_table(const std::vector<Row>& rows, const std::map<int, double>& peak
     const auto ratio = [&](std::optional<double> other) {
       return other ? std::optional(*other / *us) : std::nullopt;
     };
+    const auto paired = [&](bench::ConvImpl impl) -> std::optional<double> {
+      const auto it = row.over_bnrt.find(impl);
+      return it == row.over_bnrt.end() ? std::nullopt : std::optional(it->second);
+    };
     const auto unfused = impl_us(bench::ConvImpl::unfused);
     const auto onednn = impl_us(bench::ConvImpl::onednn);
     const auto peak_it = peak.find(row.c.threads);
     const double gf = gflops(row.c, *us);
-    std::printf("%-10s %-12s %-17s %-5s %3d %9s %7s %6s %10s %9s %9s %8s", row.c.layer.name.c_str(),
-                row.c.layer.model.c_str(), row.c.shape_text().c_str(),
-                std::string(layout_name(row.c.layout)).c_str(), row.c.threads,
-                cell(us, "%.1f").c_str(), cell(gf, "%.1f").c_str(),
-                cell(peak_it != peak.end() && peak_it->second > 0
-                         ? std::optional(100.0 * gf / peak_it->second)
-                         : std::nullopt,
-                     "%.0f")
-                    .c_str(),
-                cell(unfused, "%.1f").c_str(), cell(ratio(unfused), "%.2f").c_str(),
-                cell(onednn, "%.1f").c_str(), cell(ratio(onednn), "%.2f").c_str());
+    std::printf(
+        "%-10s %-12s %-17s %-5s %3d %9s %7s %6s %10s %9s %9s %8s", row.c.layer.name.c_str(),
+        row.c.layer.model.c_str(), row.c.shape_text().c_str(),
+        std::string(layout_name(row.c.layout)).c_str(), row.c.threads, cell(us, "%.1f").c_str(),
+        cell(gf, "%.1f").c_str(),
+        cell(peak_it != peak.end() && peak_it->second > 0
+                 ? std::optional(100.0 * gf / peak_it->second)
+                 : std::nullopt,
+             "%.0f")
+            .c_str(),
+        cell(unfused, "%.1f").c_str(), cell(paired(bench::ConvImpl::unfused), "%.2f").c_str(),
+        cell(onednn, "%.1f").c_str(), cell(paired(bench::ConvImpl::onednn), "%.2f").c_str());
     for (const auto& [name, records] : peers) {
       const auto it = records.find(row_key(row.c));
       const auto peer = it == records.end() ? std::nullopt : std::optional(it->second);
