@@ -61,9 +61,11 @@ bool ranges_overlap(const void* a, std::size_t a_bytes, const void* b, std::size
   return a_bytes != 0 && b_bytes != 0 && pa < pb + b_bytes && pb < pa + a_bytes;
 }
 
-/// NCHW image [C][H*W] -> NHWC [H*W][C] with the ISA's transpose kernel, split by pixels.
+/// NCHW image [C][H*W] -> NHWC [H*W][dst_stride] with the ISA's transpose kernel, split by
+/// pixels.
 void transpose_to_nhwc(const kernels::ConvKernelTable& k, const float* src, float* dst,
-                       std::size_t channels, std::size_t pixels, int max_threads) {
+                       std::size_t channels, std::size_t pixels, std::size_t dst_stride,
+                       int max_threads) {
   // Each element costs about as much as a few multiply-adds (a strided load, shuffles, a
   // store), so weigh the elements accordingly: a 1024 x 14 x 14 image is worth two threads.
   constexpr std::size_t kMacsPerElement = 8;
@@ -71,7 +73,7 @@ void transpose_to_nhwc(const kernels::ConvKernelTable& k, const float* src, floa
   const std::size_t blocks = (pixels + kPixelBlock - 1) / kPixelBlock;
   const std::size_t chunks = chunk_count(blocks, channels * pixels * kMacsPerElement, max_threads);
   detail::parallel_ranges(blocks, chunks, 1, 0, [&](std::size_t begin, std::size_t end) {
-    k.transpose_to_nhwc(src, dst, channels, pixels, begin * kPixelBlock,
+    k.transpose_to_nhwc(src, dst, channels, pixels, dst_stride, begin * kPixelBlock,
                         std::min(pixels, end * kPixelBlock));
   });
 }
@@ -258,7 +260,8 @@ void ConvBnAct::run_checked(ConstTensor src, const ConstTensor* residual, Mutabl
     if (layout == Layout::nchw && !s.planar_depthwise && !s.planar_gemm) {
       transpose_to_nhwc(*s.kernels, image, scratch_->nhwc_image.data(),
                         static_cast<std::size_t>(d.in_channels),
-                        static_cast<std::size_t>(d.input_h * d.input_w), s.options.max_threads);
+                        static_cast<std::size_t>(d.input_h * d.input_w), s.geometry.in_pixel_stride,
+                        s.options.max_threads);
       image = scratch_->nhwc_image.data();
     }
     ImageOutput out{dst.data + i * out_image,

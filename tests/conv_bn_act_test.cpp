@@ -281,6 +281,11 @@ std::vector<ConvCase> network_cases() {
   add(17, 15, 23, 1, 1, 0, 1, false);
   add(24, 36, 23, 1, 1, 0, 3, true);
   cases.back().act = ConvActivation::silu();
+  // Channel counts that are multiples of 512: channels-first input goes through a scratch
+  // image with a padded pixel stride (1x1 on a small plane, 3x3 with padding, two groups).
+  add(1024, 40, 5, 1, 1, 0, 1, false);
+  add(512, 24, 5, 3, 1, 1, 1, true);
+  add(1024, 34, 4, 3, 2, 1, 2, false);
   return cases;
 }
 

@@ -110,9 +110,11 @@ using GemmTileFn = void (*)(const GemmTileArgs& args) noexcept;
 using PlanarGemmTileFn = void (*)(const PlanarGemmTileArgs& args) noexcept;
 using DepthwiseRowFn = void (*)(const DepthwiseRowArgs& args) noexcept;
 using DepthwisePlaneFn = void (*)(const DepthwisePlaneArgs& args) noexcept;
-/// NCHW [channels][pixels] -> NHWC [pixels][channels] for pixels [p_begin, p_end).
+/// NCHW [channels][pixels] -> NHWC [pixels][dst_stride] (the first `channels` of each row) for
+/// pixels [p_begin, p_end).
 using TransposeFn = void (*)(const float* src, float* dst, std::size_t channels, std::size_t pixels,
-                             std::size_t p_begin, std::size_t p_end) noexcept;
+                             std::size_t dst_stride, std::size_t p_begin,
+                             std::size_t p_end) noexcept;
 
 /// Widest gemm tile in vectors, on any ISA.
 inline constexpr std::size_t kMaxGemmVectors = 4;

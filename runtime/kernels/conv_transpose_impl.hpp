@@ -42,13 +42,14 @@ inline void block_8x8(const float* src, std::size_t src_stride, float* dst,
 
 }  // namespace transpose
 
-/// NCHW [channels][pixels] -> NHWC [pixels][channels] for pixels [p_begin, p_end).
+/// NCHW [channels][pixels] -> NHWC [pixels][dst_stride] (channels used of each row) for
+/// pixels [p_begin, p_end).
 /// Tiles of 16 x 16 (four register blocks): each source row piece and each destination row
 /// piece is one whole cache line, used up at once (8 x 8 tiles left half of every source line
 /// to be fetched again after the channel loop had evicted it).
 template <class Ops>
 void transpose_to_nhwc(const float* src, float* dst, std::size_t channels, std::size_t pixels,
-                       std::size_t p_begin, std::size_t p_end) noexcept {
+                       std::size_t dst_stride, std::size_t p_begin, std::size_t p_end) noexcept {
   using transpose::kBlock;
   constexpr std::size_t kTile = 2 * kBlock;
   for (std::size_t p0 = p_begin; p0 < p_end; p0 += kTile) {
@@ -59,15 +60,15 @@ void transpose_to_nhwc(const float* src, float* dst, std::size_t channels, std::
         if (p1 - p0 == kTile && c1 - c0 == kTile) {
           for (std::size_t pb = p0; pb < p1; pb += kBlock) {
             for (std::size_t cb = c0; cb < c1; cb += kBlock) {
-              transpose::block_8x8<Ops>(src + cb * pixels + pb, pixels, dst + pb * channels + cb,
-                                        channels);
+              transpose::block_8x8<Ops>(src + cb * pixels + pb, pixels, dst + pb * dst_stride + cb,
+                                        dst_stride);
             }
           }
           continue;
         }
       }
       for (std::size_t p = p0; p < p1; ++p) {
-        for (std::size_t c = c0; c < c1; ++c) dst[p * channels + c] = src[c * pixels + p];
+        for (std::size_t c = c0; c < c1; ++c) dst[p * dst_stride + c] = src[c * pixels + p];
       }
     }
   }
