@@ -380,8 +380,11 @@ ConvBnAct::ConvBnAct(std::shared_ptr<const detail::ConvBnActState> state)
     const auto hardware = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     scratch_->plane_slots =
         static_cast<std::size_t>(max_threads > 0 ? std::min(max_threads, hardware) : hardware);
-    scratch_->padded_planes =
-        detail::AlignedBuffer<float>(scratch_->plane_slots * state_->plane_floats());
+    // Layers the kernel reads straight from the input never touch a padded plane.
+    if (!state_->kernels->depthwise_plane_direct(state_->geometry)) {
+      scratch_->padded_planes =
+          detail::AlignedBuffer<float>(scratch_->plane_slots * state_->plane_floats());
+    }
   } else if (state_->options.layout == Layout::nchw && !state_->planar_gemm) {
     const Conv2dDesc& d = state_->desc;
     scratch_->nhwc_image = detail::AlignedBuffer<float>(

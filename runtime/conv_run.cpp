@@ -194,7 +194,11 @@ void run_depthwise_planar(const detail::ConvBnActState& s, const float* image,
   detail::parallel_ranges(channels, chunks, 1, 0, [&](std::size_t begin, std::size_t end) {
     kernels::DepthwisePlaneArgs a;
     a.geometry = &s.geometry;
-    a.padded = scratch.padded_planes.data() + next_slot.fetch_add(1) * s.plane_floats();
+    // (No buffer when the kernel reads the input directly; see ConvBnAct's constructor.)
+    const std::size_t slot = next_slot.fetch_add(1);
+    a.padded = scratch.padded_planes.size() == 0
+                   ? nullptr
+                   : scratch.padded_planes.data() + slot * s.plane_floats();
     a.padded_rows = s.plane_rows;
     a.phase_cols = s.plane_phase_cols;
     a.out_h = s.out_h;

@@ -67,7 +67,9 @@ struct ConvBnActState {
 /// (gemm), or one padded plane per thread that may run (planar depthwise).
 struct ConvScratch {
   AlignedBuffer<float> nhwc_image;
-  AlignedBuffer<float> padded_planes;  ///< plane_slots x plane_floats(), zeroed once
+  /// plane_slots x plane_floats(), zeroed once; empty when the planar kernel reads its input
+  /// directly (ConvKernelTable::depthwise_plane_direct).
+  AlignedBuffer<float> padded_planes;
   std::size_t plane_slots = 0;
 };
 }  // namespace bnrt::detail

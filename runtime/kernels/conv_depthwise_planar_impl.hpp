@@ -367,6 +367,22 @@ inline void walk_shared_rows(const DepthwisePlaneArgs& a, std::size_t k,
 
 }  // namespace depthwise
 
+/// Whether depthwise_plane takes plane_direct for `g` on this ISA: with masked loads, the
+/// undilated square 3x3 and 5x5 kernels at stride 1, and 3x3 at stride 2. (5x5 stride 2 keeps
+/// the padded copy: its 25 taps, 12 loads and 10 splits per row spill; 146 -> 161 us direct.)
+template <class Ops>
+bool plane_is_direct(const ConvGeometry& g) noexcept {
+  if constexpr (!Ops::has_masked_loads) {
+    return false;
+  } else {
+    const bool square = g.kernel_h == g.kernel_w && g.dilation_h == 1 && g.dilation_w == 1;
+    const bool unit_stride = g.stride_h == 1 && g.stride_w == 1;
+    const bool stride_two = g.stride_h == 2 && g.stride_w == 2;
+    return square && ((unit_stride && (g.kernel_h == 3 || g.kernel_h == 5)) ||
+                      (stride_two && g.kernel_h == 3));
+  }
+}
+
 /// One channel plane of a depthwise conv on channels-first input (see above).
 template <class Ops, std::size_t MR, std::size_t MR_UNIT, std::size_t MR_DIRECT, std::size_t NV>
 void depthwise_plane(const DepthwisePlaneArgs& a) noexcept {
@@ -378,28 +394,23 @@ void depthwise_plane(const DepthwisePlaneArgs& a) noexcept {
   const bool stride_two = g.stride_h == 2 && g.stride_w == 2 && g.dilation_h == 1 &&
                           g.dilation_w == 1 && g.kernel_h == g.kernel_w;
   if constexpr (Ops::has_masked_loads) {
-    // Two vectors per row: fewer accumulators leave the taps and all the windows in registers
-    // (4 x 4 spilled), and narrow planes waste less (a 28-wide row in a 64-wide tile did half
-    // its work on padding). Measured on AVX-512, 3x3: 56x56 planes 170 -> 153 us, 28x28
-    // 98 -> 51 us.
-    // Stride 2 (3x3 only) splits each pair of loaded vectors into even and odd columns: 116 ->
-    // 53 us on AVX-512 for 144x56x56 against the padded phase copy, 133 -> 116 us on AVX2.
-    // 5x5 stride 2 keeps the copy: its 25 taps, 12 loads and 10 splits per row spill (146 ->
-    // 161 us direct).
-    // MR_DIRECT rows per tile: 7 on AVX-512 (56x56 planes 127 -> 118 us against 4 rows; 7
-    // also divides every MobileNet plane height, 112 / 56 / 28 / 14 / 7), 4 on AVX2 (231 ->
-    // 206 us against 2), in a standalone timing loop.
-    constexpr std::size_t kDirectVectors = 2;
-    if (unit_stride && g.kernel_h == 3) {
-      plane_direct<Ops, 3, 1, MR_DIRECT, kDirectVectors>(a);
-      return;
-    }
-    if (unit_stride && g.kernel_h == 5) {
-      plane_direct<Ops, 5, 1, MR_DIRECT, kDirectVectors>(a);
-      return;
-    }
-    if (stride_two && g.kernel_h == 3) {
-      plane_direct<Ops, 3, 2, MR_UNIT, kDirectVectors>(a);
+    if (plane_is_direct<Ops>(g)) {
+      // Two vectors per row: fewer accumulators leave the taps and all the windows in
+      // registers (4 x 4 spilled), and narrow planes waste less (a 28-wide row in a 64-wide
+      // tile did half its work on padding). Measured on AVX-512, 3x3: 56x56 planes 170 -> 153
+      // us, 28x28 98 -> 51 us. MR_DIRECT rows per stride-1 tile: 7 on AVX-512 (56x56 planes
+      // 127 -> 118 us against 4 rows; 7 also divides every MobileNet plane height, 112 / 56 /
+      // 28 / 14 / 7), 4 on AVX2 (231 -> 206 us against 2), in a standalone timing loop.
+      // Stride 2 splits each pair of loaded vectors into even and odd columns: 116 -> 53 us
+      // on AVX-512 for 144x56x56 against the padded phase copy, 133 -> 116 us on AVX2.
+      constexpr std::size_t kDirectVectors = 2;
+      if (stride_two) {
+        plane_direct<Ops, 3, 2, MR_UNIT, kDirectVectors>(a);
+      } else if (g.kernel_h == 3) {
+        plane_direct<Ops, 3, 1, MR_DIRECT, kDirectVectors>(a);
+      } else {
+        plane_direct<Ops, 5, 1, MR_DIRECT, kDirectVectors>(a);
+      }
       return;
     }
   }

@@ -41,7 +41,7 @@ constexpr ConvGemmKernels make_gemm_kernels() noexcept {
 template <class Ops, std::size_t MR_DW, std::size_t MR_DW_PLANE, std::size_t MR_DW_DIRECT>
 constexpr ConvDepthwiseKernels make_depthwise_kernels() noexcept {
   return {&depthwise_row<Ops, MR_DW>, &depthwise_plane<Ops, 2, MR_DW_PLANE, MR_DW_DIRECT, 4>,
-          4 * Ops::lanes};
+          4 * Ops::lanes, &plane_is_direct<Ops>};
 }
 
 }  // namespace bnrt::kernels

@@ -110,6 +110,7 @@ using GemmTileFn = void (*)(const GemmTileArgs& args) noexcept;
 using PlanarGemmTileFn = void (*)(const PlanarGemmTileArgs& args) noexcept;
 using DepthwiseRowFn = void (*)(const DepthwiseRowArgs& args) noexcept;
 using DepthwisePlaneFn = void (*)(const DepthwisePlaneArgs& args) noexcept;
+using PlaneIsDirectFn = bool (*)(const ConvGeometry& geometry) noexcept;
 /// NCHW [channels][pixels] -> NHWC [pixels][dst_stride] (the first `channels` of each row) for
 /// pixels [p_begin, p_end).
 using TransposeFn = void (*)(const float* src, float* dst, std::size_t channels, std::size_t pixels,
@@ -142,6 +143,9 @@ struct ConvDepthwiseKernels {
   /// may read up to that many past the output row (the scratch plane is sized for it).
   DepthwisePlaneFn depthwise_plane;
   std::size_t depthwise_plane_width;
+  /// Whether depthwise_plane reads this geometry's planes straight from the input; if so it
+  /// never touches DepthwisePlaneArgs::padded (which may then be null).
+  PlaneIsDirectFn depthwise_plane_direct;
 };
 
 /// Both, for one ISA. The two halves are built in separate units (conv_gemm_<isa>.cpp,
