@@ -137,29 +137,31 @@ struct SimdOps {
     }
   }
 
-  /// The even lanes (0, 2, 4, ...) and the odd lanes of the 2 * lanes floats a then b: a
+  /// The even lanes (0, 2, 4, ...) or the odd lanes of the 2 * lanes floats a then b: a
   /// stride-2 run of columns split by parity, in one permute (AVX-512) or two (AVX2). Only
   /// where masked loads are: the kernels that use them read rows through windows.
-  static vec even_lanes(const vec& a, const vec& b) noexcept requires has_masked_loads {
+  template <bool kOdd>
+  static vec parity_lanes(const vec& a, const vec& b) noexcept requires has_masked_loads {
     if constexpr (is_avx512) {
+      constexpr int o = kOdd ? 1 : 0;
       return _mm512_permutex2var_ps(
-          a, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), b);
+          a,
+          _mm512_setr_epi32(o, o + 2, o + 4, o + 6, o + 8, o + 10, o + 12, o + 14, o + 16, o + 18,
+                            o + 20, o + 22, o + 24, o + 26, o + 28, o + 30),
+          b);
     } else {
-      // [a0 a2 b0 b2 | a4 a6 b4 b6], then 64-bit pieces 0 2 1 3.
-      const __m256 pairs = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+      // [a0 a2 b0 b2 | a4 a6 b4 b6] (or the odd ones), then 64-bit pieces 0 2 1 3.
+      const __m256 pairs =
+          _mm256_shuffle_ps(a, b, kOdd ? _MM_SHUFFLE(3, 1, 3, 1) : _MM_SHUFFLE(2, 0, 2, 0));
       return _mm256_castpd_ps(
           _mm256_permute4x64_pd(_mm256_castps_pd(pairs), _MM_SHUFFLE(3, 1, 2, 0)));
     }
   }
+  static vec even_lanes(const vec& a, const vec& b) noexcept requires has_masked_loads {
+    return parity_lanes<false>(a, b);
+  }
   static vec odd_lanes(const vec& a, const vec& b) noexcept requires has_masked_loads {
-    if constexpr (is_avx512) {
-      return _mm512_permutex2var_ps(
-          a, _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), b);
-    } else {
-      const __m256 pairs = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
-      return _mm256_castpd_ps(
-          _mm256_permute4x64_pd(_mm256_castps_pd(pairs), _MM_SHUFFLE(3, 1, 2, 0)));
-    }
+    return parity_lanes<true>(a, b);
   }
 
   /// Stores lanes [0, n) to dst (n < lanes), touching no byte past dst + n.
