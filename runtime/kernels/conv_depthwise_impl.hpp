@@ -227,9 +227,12 @@ inline void tile_fixed(const DepthwiseRowArgs& a, const RowSpan& r, std::size_t 
 /// tile_fixed for two output rows at once (out_row and out_row + 1) of a K x K kernel at
 /// stride S along both axes, every input row of the pair inside the image: each of the S + K
 /// input rows is loaded once and feeds both output rows where they use it, so a pair reads
-/// S + K rows instead of 2 * K (measured, AVX-512, MobileNetV2 3x3 144x56x56: 140 -> 132 us;
-/// stride 2: 69 -> 58 us). Flattened: left to itself GCC calls store_tile out of line and the
-/// 2 x MR accumulators go through memory (slower than one row at a time).
+/// S + K rows instead of 2 * K (measured with 4-pixel tiles, AVX-512, MobileNetV2 3x3
+/// 144x56x56 on 64-byte aligned buffers: 129 -> 99 us; stride 2: 44 -> 39 us). Flattened:
+/// left to itself GCC calls store_tile out of line and the 2 x MR accumulators go through
+/// memory (slower than one row at a time). (A version for any number of rows, with the feed
+/// looping over them, compiled to code 15% slower at two rows; three and four rows gained
+/// nothing.)
 template <class Ops, std::size_t MR, std::size_t K, std::size_t S, bool CLIP, bool FULL>
 [[gnu::flatten]] inline void tile_fixed_pair(const DepthwiseRowArgs& a, std::ptrdiff_t ih0,
                                              std::size_t ow0, std::size_t rows,
