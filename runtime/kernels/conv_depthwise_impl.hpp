@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "conv_store_impl.hpp"
+#include "flatten.hpp"
 #include "row_register.hpp"
 
 namespace bnrt::kernels {
@@ -234,9 +235,9 @@ inline void tile_fixed(const DepthwiseRowArgs& a, const RowSpan& r, std::size_t 
 /// looping over them, compiled to code 15% slower at two rows; three and four rows gained
 /// nothing.)
 template <class Ops, std::size_t MR, std::size_t K, std::size_t S, bool CLIP, bool FULL>
-[[gnu::flatten]] inline void tile_fixed_pair(const DepthwiseRowArgs& a, std::ptrdiff_t ih0,
-                                             std::size_t ow0, std::size_t rows,
-                                             const Block<Ops, FULL>& b) noexcept {
+BNRT_FLATTEN inline void tile_fixed_pair(const DepthwiseRowArgs& a, std::ptrdiff_t ih0,
+                                         std::size_t ow0, std::size_t rows,
+                                         const Block<Ops, FULL>& b) noexcept {
   using vec = typename Ops::vec;
   const ConvGeometry& g = *a.geometry;
   const std::size_t C = g.in_pixel_stride;

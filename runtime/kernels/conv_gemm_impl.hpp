@@ -9,6 +9,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "conv_store_impl.hpp"
+#include "flatten.hpp"
 
 namespace bnrt::kernels {
 
@@ -102,7 +103,7 @@ void gemm_tile(const GemmTileArgs& a) noexcept {
 /// ran 20% slower (1x1 24->144 on 56x56: 206 -> 250 us). (gemm_tile is not flattened: that
 /// made the AVX2 tiles spill, 2.2x slower.)
 template <class Ops, std::size_t MR, std::size_t NV>
-[[gnu::flatten]] void planar_gemm_tile(const PlanarGemmTileArgs& a) noexcept {
+BNRT_FLATTEN void planar_gemm_tile(const PlanarGemmTileArgs& a) noexcept {
   using vec = typename Ops::vec;
   constexpr std::size_t L = Ops::lanes;
   vec acc[MR][NV];
