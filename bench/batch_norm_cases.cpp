@@ -15,10 +15,19 @@ std::vector<std::int64_t> feature_map_dims(std::int64_t batch, const FeatureMap&
   return {batch, map.channels, map.height, map.width};
 }
 
+/// Values each channel's batch statistics are taken over: the element count over the channels.
+std::int64_t values_per_channel(const std::vector<std::int64_t>& dims, Layout layout) {
+  std::int64_t elements = 1;
+  for (std::int64_t d : dims) elements *= d;
+  return elements / dims[layout_channel_axis(layout)];
+}
+
 void add_group(std::vector<BatchNormCase>& cases, const std::vector<std::int64_t>& dims,
                Layout layout, int threads, const std::vector<Op>& ops) {
   cases.push_back({dims, layout, threads, Impl::memcpy, Op::eval});
   for (Op op : ops) {
+    // Training mode rejects one value per channel (as PyTorch does), e.g. the (1, 512) row.
+    if (op != Op::eval && values_per_channel(dims, layout) < 2) continue;
     for (Impl impl : {Impl::bnrt, Impl::naive, Impl::onednn}) {
       if (impl == Impl::naive && threads != 1) continue;  // the naive loop is single-threaded
       if (!impl_available(impl, op)) continue;

@@ -23,6 +23,16 @@ constexpr std::size_t kBlockElements = 65536;
 /// otherwise costs as much as the pass over the data.
 constexpr std::size_t kMinBlockRows = 256;
 
+/// Channels-first planes shorter than these are grouped across samples. A group's block reads
+/// one channel's planes a sample apart; the kernels walk a few channels side by side, but
+/// per-plane blocks (read in memory order, finished sixteen at a time by the fast AVX-512
+/// kernel) are still faster where the plane is long enough to carry its own finish. Measured
+/// on the dev machine, batch 32, one thread: the exact pass groups up to 14x14 (182 us vs
+/// 290 for 256 channels; equal at 28x28), the fast one up to 8x8 (7x7: 89 us vs 160 for 512
+/// channels; 10x10: 97 us vs 80).
+constexpr std::size_t kExactGroupPlanesBelow = 256;
+constexpr std::size_t kFastGroupPlanesBelow = 65;
+
 /// Bytes read per task below which a second thread does not pay (as for the affine pass).
 constexpr std::size_t kMinBytesPerTask = 192 * 1024;
 
@@ -31,6 +41,7 @@ constexpr std::size_t kMinBytesPerTask = 192 * 1024;
 ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geometry,
                                int max_threads, MomentsScratch& scratch, StatsPrecision precision) {
   const std::size_t channels = geometry.channels;
+  const bool fast = precision == StatsPrecision::fast;
   kernels::MomentsArgs args;
   args.src = x.data;
   args.channels = channels;
@@ -50,9 +61,18 @@ ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geome
     blocks = (args.rows + args.block_rows - 1) / args.block_rows;
   } else {
     args.inner = geometry.channels_last ? geometry.elements : geometry.inner;
+    args.samples = geometry.elements / args.inner / channels;
     args.segment = args.inner < kBlockElements ? args.inner : kBlockElements;
     args.segments = (args.inner + args.segment - 1) / args.segment;
-    blocks = geometry.elements / args.inner * args.segments;
+    // Small planes: one block per channel spans the planes of several samples, so that
+    // blocks stay large and few (N x C blocks of 49 values would make the merge below, not
+    // the pass over the data, the cost of a 32x512x7x7 tensor). Larger planes stay one block
+    // each, read in memory order (see kExactGroupPlanesBelow).
+    const std::size_t group_below = fast ? kFastGroupPlanesBelow : kExactGroupPlanesBelow;
+    const std::size_t group = args.inner < group_below ? kBlockElements / args.inner : 1;
+    args.group = group < args.samples ? group : args.samples;
+    const std::size_t groups = (args.samples + args.group - 1) / args.group;
+    blocks = groups * channels * args.segments;
   }
   // One block per channel (a single sample's planes, or rows fitting one block): the kernel's
   // per-block results are already the answer, so it writes them straight into the result.
@@ -69,7 +89,6 @@ ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geome
   }
 
   const kernels::MomentsKernelTable& table = kernels::moments_kernels(active_isa());
-  const bool fast = precision == StatsPrecision::fast;
   const kernels::MomentsBlocksFn kernel =
       rows ? (fast ? table.channels_last_fast : table.channels_last)
            : (fast ? table.channels_first_fast : table.channels_first);
@@ -78,7 +97,7 @@ ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geome
       by_size < 2 ? 1 : static_cast<std::size_t>(usable_threads(max_threads));
   std::size_t chunks = by_size < threads ? by_size : threads;
   if (chunks > blocks) chunks = blocks;
-  parallel_ranges(blocks, chunks, 1, 0,
+  parallel_ranges(blocks, chunks, rows ? 1 : kernels::kChannelsFirstBlockAlign, 0,
                   [&](std::size_t first, std::size_t end) { kernel(args, first, end); });
 
   if (single) return result;
@@ -99,16 +118,20 @@ ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geome
       merged += n;
     }
   } else {
-    // Block (plane, piece) with plane = sample * channels + c: merging sample by sample and
-    // piece by piece, every channel sees the same counts in the same order.
-    const std::size_t samples = blocks / args.segments / channels;
-    for (std::size_t sample = 0; sample < samples; ++sample) {
+    // Block ((group * channels + c) * segments + piece): merging group by group and piece by
+    // piece, every channel sees the same counts in the same order.
+    const std::size_t groups = blocks / args.segments / channels;
+    for (std::size_t group = 0; group < groups; ++group) {
+      const std::size_t first_sample = group * args.group;
+      const std::size_t samples =
+          args.samples - first_sample < args.group ? args.samples - first_sample : args.group;
       for (std::size_t piece = 0; piece < args.segments; ++piece) {
         const std::size_t begin = piece * args.segment;
-        const double n = static_cast<double>(args.inner - begin < args.segment ? args.inner - begin
-                                                                               : args.segment);
+        const std::size_t length =
+            args.inner - begin < args.segment ? args.inner - begin : args.segment;
+        const double n = static_cast<double>(samples * length);
         const MergeWeights w(merged, n);
-        const std::size_t first = sample * channels * args.segments + piece;
+        const std::size_t first = group * channels * args.segments + piece;
         for (std::size_t c = 0; c < channels; ++c) {
           const std::size_t block = first + c * args.segments;
           merge_moments(w, result.mean[c], result.m2[c], args.mean[block], args.m2[block]);

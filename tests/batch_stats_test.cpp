@@ -83,16 +83,22 @@ TEST_P(MomentsSweep, EdgeShapesMatchReference) {
   }
 }
 
-// Planes longer than one block (65536 values) and channels-last tensors with many blocks of
-// rows: the merge of block results is exercised, not just one block per channel.
+// Planes longer than one block (65536 values), channels-first samples in more than one group
+// of planes (2000 planes of 37 values per channel: groups of 1771) and channels-last tensors
+// with many blocks of rows: the merge of block results is exercised, not just one block per
+// channel.
 TEST_P(MomentsSweep, ManyBlocksPerChannel) {
   auto rng = make_rng(4);
-  const std::vector<std::int64_t> dims = layout() == Layout::nc
-                                             ? std::vector<std::int64_t>{70001, 3}
-                                             : make_dims(layout(), 2, 3, 70001);
-  const auto x = channel_data(rng, layout(), dims, -5.0, 2.0);
-  EXPECT_TRUE(moments_match(batch_moments(ConstTensor(x.data(), dims, layout())),
-                            reference::moments(x, layout(), dims)));
+  for (const auto& dims :
+       layout() == Layout::nc
+           ? std::vector<std::vector<std::int64_t>>{{70001, 3}}
+           : std::vector<std::vector<std::int64_t>>{make_dims(layout(), 2, 3, 70001),
+                                                    make_dims(layout(), 2000, 3, 37)}) {
+    const auto x = channel_data(rng, layout(), dims, -5.0, 2.0);
+    EXPECT_TRUE(moments_match(batch_moments(ConstTensor(x.data(), dims, layout())),
+                              reference::moments(x, layout(), dims)))
+        << dims_text(dims);
+  }
 }
 
 // x = 1000 + N(0, 1): E[x^2] - E[x]^2 in float loses the variance entirely; shifted double sums
@@ -137,21 +143,41 @@ bool bitwise_equal(const ChannelMoments& a, const ChannelMoments& b) {
          std::memcmp(a.m2.data(), b.m2.data(), a.m2.size() * sizeof(double)) == 0;
 }
 
+// Both the exact moments and the training forward's fast ones, with 1, 2 and 3 threads (an
+// arena of 3 splits the blocks in three even on two cores; thirds of 32 x 512 small planes
+// fall between the AVX-512 kernel's sixteen-plane groups unless the split respects them).
 TEST(MomentsDeterminism, ThreadCountNeverChangesABit) {
   auto rng = make_rng(6);
   for (Isa isa : all_isas()) {
     if (!isa_supported(isa)) continue;
     IsaScope scope(isa);
-    for (const auto& [layout, dims] : std::vector<std::pair<Layout, std::vector<std::int64_t>>>{
-             {Layout::nchw, {4, 64, 56, 56}},
-             {Layout::nhwc, {4, 56, 56, 64}},
-             {Layout::nhwc, {2, 7, 7, 2048}},
-             {Layout::nchw, {1, 3, 300, 300}}}) {
+    for (const auto& [layout, dims] :
+         std::vector<std::pair<Layout, std::vector<std::int64_t>>>{{Layout::nchw, {4, 64, 56, 56}},
+                                                                   {Layout::nhwc, {4, 56, 56, 64}},
+                                                                   {Layout::nhwc, {2, 7, 7, 2048}},
+                                                                   {Layout::nchw, {1, 3, 300, 300}},
+                                                                   {Layout::nchw, {1, 4000, 7, 7}},
+                                                                   {Layout::nchw, {32, 500, 7, 7}},
+                                                                   {Layout::ncl, {3000, 7, 37}}}) {
       const auto x = channel_data(rng, layout, dims, 3.0, 1.0);
-      ChannelMoments one, two;
-      tbb::task_arena(1).execute([&] { one = batch_moments(ConstTensor(x.data(), dims, layout)); });
-      tbb::task_arena(2).execute([&] { two = batch_moments(ConstTensor(x.data(), dims, layout)); });
-      EXPECT_TRUE(bitwise_equal(one, two)) << isa_name(isa) << " " << dims_text(dims);
+      const std::size_t channels =
+          static_cast<std::size_t>(dims[static_cast<std::size_t>(layout_channel_axis(layout))]);
+      std::vector<float> y(x.size());
+      ChannelMoments exact[3], fast[3];
+      for (int threads = 1; threads <= 3; ++threads) {
+        tbb::task_arena(threads).execute([&] {
+          exact[threads - 1] = batch_moments(ConstTensor(x.data(), dims, layout));
+          TrainingBatchNorm bn = TrainingBatchNorm::create(channels, {}, {});
+          fast[threads - 1] =
+              bn.run(ConstTensor(x.data(), dims, layout), MutableTensor(y.data(), dims, layout));
+        });
+      }
+      for (int threads = 2; threads <= 3; ++threads) {
+        EXPECT_TRUE(bitwise_equal(exact[0], exact[threads - 1]))
+            << isa_name(isa) << " " << dims_text(dims) << " exact, " << threads << " threads";
+        EXPECT_TRUE(bitwise_equal(fast[0], fast[threads - 1]))
+            << isa_name(isa) << " " << dims_text(dims) << " fast, " << threads << " threads";
+      }
     }
   }
 }
@@ -324,7 +350,12 @@ TEST(TrainingBatchNorm, FastStatisticsWithinOneMillionth) {
              {Layout::nhwc, {2, 9, 11, 2061}},
              {Layout::ncdhw, {2, 3, 9, 17, 33}},
              {Layout::nc, {1000, 70}},
-             {Layout::ncl, {4, 2, 70001}}}) {
+             {Layout::ncl, {4, 2, 70001}},
+             {Layout::nchw, {32, 19, 7, 7}},   // short planes: tiles of channels and the rest
+             {Layout::nchw, {1, 40, 7, 7}},    // one sample: groups of sixteen planes
+             {Layout::nchw, {2, 3, 20, 20}},   // long planes of several samples
+             {Layout::ncl, {2000, 3, 37}}}) {  // two groups of samples
+
       for (double offset : {0.0, 1000.0}) {
         const auto x = channel_data(rng, layout, dims, offset, 1.0);
         const std::size_t channels =

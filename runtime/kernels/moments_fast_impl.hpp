@@ -4,11 +4,11 @@
 // 3 float ops per vector instead of 4 double ops per half vector: 2.5x faster, faster than
 // memcpy reads (dev machine), so the statistics pass no longer dominates a training step.
 //
-// Precision: K is the block's first value, so d is of the order of the spread (and x - K is
-// exact in float whenever x is within a factor 2 of K, which covers any large common offset);
-// a run of 16 float terms is accurate to ~16 * 2^-24 of its terms; the runs then add exactly
-// enough in double. Statistics come out within ~1e-6 relative of the exact ones, far below
-// what a float output or a float running statistic can show; batch_moments and the
+// Precision: K comes from the block's first values (see kShiftSample), so d is of the order of the
+// spread (and x - K is exact in float whenever x is within a factor 2 of K, which covers any large
+// common offset); a run of 16 float terms is accurate to ~16 * 2^-24 of its terms; the runs then
+// add exactly enough in double. Statistics come out within ~1e-6 relative of the exact ones, far
+// below what a float output or a float running statistic can show; batch_moments and the
 // recalibration accumulator use the exact kernels instead.
 #pragma once
 
@@ -30,54 +30,143 @@ inline constexpr std::size_t kShiftSample = 8;
 /// How far ahead a block's first walk prefetches its own tile (see tile_moments_fast).
 inline constexpr std::size_t kPrefetchRows = 32;
 
-template <class Ops>
-void contiguous_moments_fast(const float* x, std::size_t n, double* mean, double* m2) noexcept {
+/// The float shift of a run of values: the mean of its first (up to) kShiftSample values.
+inline float sample_shift(const float* x, std::size_t n) noexcept {
+  const std::size_t sample = n < kShiftSample ? n : kShiftSample;
+  float sum = 0.0f;
+  for (std::size_t k = 0; k < sample; ++k) sum += x[k];
+  return sum / static_cast<float>(sample);
+}
+
+/// kChannels consecutive blocks of one group of long planes (at least one float run of whole
+/// vectors each): sample by sample, each channel's plane in runs of up to kFloatRun vectors
+/// per lane (two accumulator pairs, for latency), each run widened into the channel's double
+/// totals. Walking the tile's planes side by side in each sample keeps the reads sequential
+/// (one channel at a time through 32 samples read 3 KB runs 800 KB apart for 32x256x28x28,
+/// and took 1.5x as long). A channel's arithmetic does not depend on kChannels.
+template <class Ops, std::size_t kChannels>
+void long_planes_moments_fast(const MomentsArgs& args, std::size_t first_block) noexcept {
   using vec = typename Ops::vec;
   using vecd = typename Ops::vecd;
   constexpr std::size_t kLanes = Ops::lanes;
-  const std::size_t sample = n < kShiftSample ? n : kShiftSample;
-  float sample_sum = 0.0f;
-  for (std::size_t k = 0; k < sample; ++k) sample_sum += x[k];
-  const float shift_value = sample_sum / static_cast<float>(sample);
-  const vec shift = Ops::broadcast(shift_value);
-  vecd s_lo = Ops::broadcast_d(0.0), s_hi = s_lo, q_lo = s_lo, q_hi = s_lo;
-  std::size_t i = 0;
-  while (i + kLanes <= n) {
-    // One run: at most kFloatRun / 2 vectors into each of two accumulator pairs.
-    const std::size_t run =
-        n - i < kFloatRun * kLanes ? (n - i) / kLanes * kLanes : kFloatRun * kLanes;
-    const std::size_t run_end = i + run;
-    vec s0 = Ops::broadcast(0.0f), s1 = s0, q0 = s0, q1 = s0;
-    for (; i + 2 * kLanes <= run_end; i += 2 * kLanes) {
-      const vec a = Ops::load(x + i) - shift;
-      const vec b = Ops::load(x + i + kLanes) - shift;
-      s0 = s0 + a;
-      s1 = s1 + b;
-      q0 = Ops::fma(a, a, q0);
-      q1 = Ops::fma(b, b, q1);
-    }
-    if (i < run_end) {
-      const vec a = Ops::load(x + i) - shift;
-      s0 = s0 + a;
-      q0 = Ops::fma(a, a, q0);
-      i += kLanes;
-    }
-    Ops::widen_add(s0 + s1, s_lo, s_hi);
-    Ops::widen_add(q0 + q1, q_lo, q_hi);
+  const ChannelsFirstBlock block = channels_first_block(args, first_block);
+  const std::size_t n = block.length;
+  const std::size_t plane_stride = args.inner;  // next channel, same sample
+  float shift_values[kChannels];
+  vecd s_lo[kChannels], s_hi[kChannels], q_lo[kChannels], q_hi[kChannels];
+  for (std::size_t t = 0; t < kChannels; ++t) {
+    s_lo[t] = s_hi[t] = q_lo[t] = q_hi[t] = Ops::broadcast_d(0.0);
   }
-  if (i < n) {
-    const vec d = Ops::sub_first(Ops::load_partial(x + i, n - i), shift, n - i);
-    Ops::widen_add(d, s_lo, s_hi);
-    Ops::widen_add(d * d, q_lo, q_hi);
+  for (std::size_t plane = 0; plane < block.planes; ++plane) {
+    for (std::size_t t = 0; t < kChannels; ++t) {
+      const float* x = block.first + plane * block.stride + t * plane_stride;
+      if (plane == 0) shift_values[t] = sample_shift(x, n);  // in walk order
+      const vec shift = Ops::broadcast(shift_values[t]);
+      std::size_t i = 0;
+      while (i + kLanes <= n) {
+        // One run: at most kFloatRun / 2 vectors into each of two accumulator pairs.
+        const std::size_t run =
+            n - i < kFloatRun * kLanes ? (n - i) / kLanes * kLanes : kFloatRun * kLanes;
+        const std::size_t run_end = i + run;
+        vec s0 = Ops::broadcast(0.0f), s1 = s0, q0 = s0, q1 = s0;
+        for (; i + 2 * kLanes <= run_end; i += 2 * kLanes) {
+          const vec a = Ops::load(x + i) - shift;
+          const vec b = Ops::load(x + i + kLanes) - shift;
+          s0 = s0 + a;
+          s1 = s1 + b;
+          q0 = Ops::fma(a, a, q0);
+          q1 = Ops::fma(b, b, q1);
+        }
+        if (i < run_end) {
+          const vec a = Ops::load(x + i) - shift;
+          s0 = s0 + a;
+          q0 = Ops::fma(a, a, q0);
+          i += kLanes;
+        }
+        Ops::widen_add(s0 + s1, s_lo[t], s_hi[t]);
+        Ops::widen_add(q0 + q1, q_lo[t], q_hi[t]);
+      }
+      if (i < n) {
+        const vec d = Ops::sub_first(Ops::load_partial(x + i, n - i), shift, n - i);
+        Ops::widen_add(d, s_lo[t], s_hi[t]);
+        Ops::widen_add(d * d, q_lo[t], q_hi[t]);
+      }
+    }
   }
-  finish_block<Ops>(shift_value, Ops::sum(s_lo + s_hi), Ops::sum(q_lo + q_hi),
-                    static_cast<double>(n), mean, m2);
+  const double count = static_cast<double>(block.planes * n);
+  for (std::size_t t = 0; t < kChannels; ++t) {
+    finish_block<Ops>(shift_values[t], Ops::sum(s_lo[t] + s_hi[t]), Ops::sum(q_lo[t] + q_hi[t]),
+                      count, args.mean + first_block + t * args.segments,
+                      args.m2 + first_block + t * args.segments);
+  }
 }
 
-/// Sixteen whole planes of `inner` (<= kFloatRun vectors) values each, blocks [first, first + 16):
-/// one float run per plane, then all sixteen reduced together with a transpose-sum and finished
-/// as one vector. A 7x7 plane otherwise spends more on its two horizontal sums and its finish
-/// than on its 49 values.
+/// kChannels consecutive blocks of one group of short planes (fewer than kFloatRun vectors):
+/// in each sample their planes lie side by side, so the walk reads kChannels * inner
+/// contiguous values per sample. Each channel keeps one float pair per tile slot and widens
+/// it after as many whole planes as fill a run. The arithmetic of a channel does not depend on
+/// kChannels, so results do not depend on how blocks were split between threads.
+template <class Ops, std::size_t kChannels>
+void short_planes_moments_fast(const MomentsArgs& args, std::size_t first_block) noexcept {
+  using vec = typename Ops::vec;
+  using vecd = typename Ops::vecd;
+  constexpr std::size_t kLanes = Ops::lanes;
+  const ChannelsFirstBlock block = channels_first_block(args, first_block);
+  const std::size_t inner = block.length;
+  const std::size_t whole = inner / kLanes;
+  const std::size_t tail = inner % kLanes;
+  const std::size_t vectors = whole + (tail != 0 ? 1 : 0);
+  const std::size_t planes_per_run = kFloatRun / vectors;  // >= 1 for short planes
+  float shift_values[kChannels];
+  vec shift[kChannels];
+  vecd s_lo[kChannels], s_hi[kChannels], q_lo[kChannels], q_hi[kChannels];
+  for (std::size_t t = 0; t < kChannels; ++t) {
+    s_lo[t] = s_hi[t] = q_lo[t] = q_hi[t] = Ops::broadcast_d(0.0);
+  }
+  for (std::size_t run = 0; run < block.planes; run += planes_per_run) {
+    const std::size_t run_end =
+        block.planes - run < planes_per_run ? block.planes : run + planes_per_run;
+    vec s[kChannels], q[kChannels];
+    for (std::size_t t = 0; t < kChannels; ++t) s[t] = q[t] = Ops::broadcast(0.0f);
+    for (std::size_t plane = run; plane < run_end; ++plane) {
+      const float* x = block.first + plane * block.stride;
+#pragma GCC unroll 8
+      for (std::size_t t = 0; t < kChannels; ++t) {
+        const float* channel = x + t * inner;
+        if (plane == 0) {  // in walk order: reads ahead of the walk mislead the prefetchers
+          shift_values[t] = sample_shift(channel, inner);
+          shift[t] = Ops::broadcast(shift_values[t]);
+        }
+        for (std::size_t i = 0; i < whole; ++i) {
+          const vec d = Ops::load(channel + i * kLanes) - shift[t];
+          s[t] = s[t] + d;
+          q[t] = Ops::fma(d, d, q[t]);
+        }
+        if (tail != 0) {
+          const vec d =
+              Ops::sub_first(Ops::load_partial(channel + whole * kLanes, tail), shift[t], tail);
+          s[t] = s[t] + d;
+          q[t] = Ops::fma(d, d, q[t]);
+        }
+      }
+    }
+    for (std::size_t t = 0; t < kChannels; ++t) {
+      Ops::widen_add(s[t], s_lo[t], s_hi[t]);
+      Ops::widen_add(q[t], q_lo[t], q_hi[t]);
+    }
+  }
+  const double count = static_cast<double>(block.planes * inner);
+  for (std::size_t t = 0; t < kChannels; ++t) {
+    finish_block<Ops>(shift_values[t], Ops::sum(s_lo[t] + s_hi[t]), Ops::sum(q_lo[t] + q_hi[t]),
+                      count, args.mean + first_block + t, args.m2 + first_block + t);
+  }
+}
+
+/// Sixteen blocks of one plane each (a single sample's short planes), [first, first + 16):
+/// one float run per plane, then all sixteen reduced together with a transpose-sum and
+/// finished as one vector. A 7x7 plane otherwise spends more on its two horizontal sums and
+/// its finish than on its 49 values. Its rounding differs from short_planes_moments_fast's,
+/// so compute_moments cuts the blocks between threads at multiples of 16 only.
 template <class Ops>
 void small_planes_moments_fast(const MomentsArgs& args, std::size_t first) noexcept {
   using vec = typename Ops::vec;
@@ -88,27 +177,42 @@ void small_planes_moments_fast(const MomentsArgs& args, std::size_t first) noexc
   vec sums[kLanes];
   vec squares[kLanes];
   alignas(64) float shifts[kLanes];
-  for (std::size_t p = 0; p < kLanes; ++p) {
-    const float* x = args.src + (first + p) * inner;
-    // The plane's first value as shift: averaging the first eight would cost as much as the
-    // rest of a 7x7 plane, and with a few float terms per lane the cancellation it guards
-    // against stays small (tests: within 2e-7 of exact, offsets included).
-    shifts[p] = x[0];
-    const vec shift = Ops::broadcast(shifts[p]);
-    vec s = Ops::broadcast(0.0f), q = s;
+  // Four planes at a time: each plane's sums are one dependency chain (a 7x7 plane is four
+  // dependent adds), so interleaving four keeps the adders busy (1x512x7x7: 3.6 -> 2.4 us).
+  constexpr std::size_t kInterleave = 4;
+  for (std::size_t p0 = 0; p0 < kLanes; p0 += kInterleave) {
+    const float* x[kInterleave];
+    vec shift[kInterleave], s[kInterleave], q[kInterleave];
+    for (std::size_t k = 0; k < kInterleave; ++k) {
+      x[k] = args.src + (first + p0 + k) * inner;
+      // The plane's first value as shift: averaging the first eight would cost as much as
+      // the rest of a 7x7 plane, and with a few float terms per lane the cancellation it
+      // guards against stays small (tests: within 2e-7 of exact, offsets included).
+      shifts[p0 + k] = x[k][0];
+      shift[k] = Ops::broadcast(shifts[p0 + k]);
+      s[k] = q[k] = Ops::broadcast(0.0f);
+    }
     std::size_t i = 0;
     for (; i + kLanes <= inner; i += kLanes) {
-      const vec d = Ops::load(x + i) - shift;
-      s = s + d;
-      q = Ops::fma(d, d, q);
+#pragma GCC unroll 4
+      for (std::size_t k = 0; k < kInterleave; ++k) {
+        const vec d = Ops::load(x[k] + i) - shift[k];
+        s[k] = s[k] + d;
+        q[k] = Ops::fma(d, d, q[k]);
+      }
     }
     if (i < inner) {
-      const vec d = Ops::sub_first(Ops::load_partial(x + i, inner - i), shift, inner - i);
-      s = s + d;
-      q = Ops::fma(d, d, q);
+#pragma GCC unroll 4
+      for (std::size_t k = 0; k < kInterleave; ++k) {
+        const vec d = Ops::sub_first(Ops::load_partial(x[k] + i, inner - i), shift[k], inner - i);
+        s[k] = s[k] + d;
+        q[k] = Ops::fma(d, d, q[k]);
+      }
     }
-    sums[p] = s;
-    squares[p] = q;
+    for (std::size_t k = 0; k < kInterleave; ++k) {
+      sums[p0 + k] = s[k];
+      squares[p0 + k] = q[k];
+    }
   }
   const vec s = Ops::transpose_sum(sums);
   const vec q = Ops::transpose_sum(squares);
@@ -130,21 +234,29 @@ void small_planes_moments_fast(const MomentsArgs& args, std::size_t first) noexc
 template <class Ops>
 void channels_first_moments_fast(const MomentsArgs& args, std::size_t first,
                                  std::size_t end) noexcept {
-  if constexpr (Ops::has_transpose_sum) {
-    // Whole small planes (one block each) go sixteen at a time.
-    if (args.segments == 1 && args.inner <= kFloatRun * Ops::lanes) {
-      for (; first + Ops::lanes <= end; first += Ops::lanes) {
-        small_planes_moments_fast<Ops>(args, first);
+  constexpr std::size_t kTile = Ops::fast_tile_vectors;
+  const bool short_planes = args.inner < kFloatRun * Ops::lanes;
+  if (args.group == 1) {
+    // One plane (or segment) per block, walked in memory order.
+    if constexpr (Ops::has_transpose_sum) {
+      static_assert(Ops::lanes == kChannelsFirstBlockAlign);
+      if (short_planes) {
+        for (; first + Ops::lanes <= end; first += Ops::lanes) {
+          small_planes_moments_fast<Ops>(args, first);
+        }
       }
     }
-  }
-  for (std::size_t block = first; block < end; ++block) {
-    const std::size_t plane = block / args.segments;
-    const std::size_t begin = block % args.segments * args.segment;
-    const std::size_t length =
-        args.inner - begin < args.segment ? args.inner - begin : args.segment;
-    contiguous_moments_fast<Ops>(args.src + plane * args.inner + begin, length, args.mean + block,
-                                 args.m2 + block);
+    for (std::size_t block = first; block < end; ++block) {
+      long_planes_moments_fast<Ops, 1>(args, block);
+    }
+  } else if (short_planes) {
+    walk_channel_tiles<kTile>(
+        args, first, end, [&](std::size_t b) { short_planes_moments_fast<Ops, kTile>(args, b); },
+        [&](std::size_t b) { short_planes_moments_fast<Ops, 1>(args, b); });
+  } else {
+    walk_channel_tiles<kTile>(
+        args, first, end, [&](std::size_t b) { long_planes_moments_fast<Ops, kTile>(args, b); },
+        [&](std::size_t b) { long_planes_moments_fast<Ops, 1>(args, b); });
   }
 }
 

@@ -22,22 +22,25 @@ inline void finish_block(double shift, double sum, double sum_squares, double co
   *m2 = spread > 0 ? spread : 0.0;  // rounding can leave a constant block's M2 at -0 or -1e-30
 }
 
-/// Moments of n contiguous values of one channel (channels-first segment). Long runs use four
-/// independent accumulator pairs to hide FP latency; short ones (a 7x7 plane is 49 values) one
-/// pair, since there the fixed cost per plane (two horizontal sums) is what counts.
+/// Moments of one channels-first block: `planes` runs of `length` values (see
+/// channels_first_block). Four accumulator pairs hide FP latency; a plane's whole vectors go
+/// through them in turn, and its partial vector into the first, so a 7x7 plane (six vectors
+/// and one value on AVX-512) keeps four chains busy too.
 template <class Ops>
-void contiguous_moments(const float* x, std::size_t n, double* mean, double* m2) noexcept {
+void channels_first_block_moments(const ChannelsFirstBlock& block, double* mean,
+                                  double* m2) noexcept {
   using vecd = typename Ops::vecd;
   constexpr std::size_t kLanes = Ops::dlanes;
   constexpr std::size_t kUnroll = 4;
-  const double shift_value = x[0];
+  const std::size_t n = block.length;
+  const double shift_value = block.first[0];
   const vecd shift = Ops::broadcast_d(shift_value);
-  vecd s0 = Ops::broadcast_d(0.0);
-  vecd q0 = s0;
-  std::size_t i = 0;
-  if (n >= 4 * kUnroll * kLanes) {
-    vecd s[kUnroll] = {s0, s0, s0, s0};
-    vecd q[kUnroll] = {s0, s0, s0, s0};
+  const vecd zero = Ops::broadcast_d(0.0);
+  vecd s[kUnroll] = {zero, zero, zero, zero};
+  vecd q[kUnroll] = {zero, zero, zero, zero};
+  for (std::size_t plane = 0; plane < block.planes; ++plane) {
+    const float* x = block.first + plane * block.stride;
+    std::size_t i = 0;
     for (; i + kUnroll * kLanes <= n; i += kUnroll * kLanes) {
 #pragma GCC unroll 4
       for (std::size_t u = 0; u < kUnroll; ++u) {
@@ -46,33 +49,108 @@ void contiguous_moments(const float* x, std::size_t n, double* mean, double* m2)
         q[u] = Ops::fma_d(d, d, q[u]);
       }
     }
-    s0 = (s[0] + s[1]) + (s[2] + s[3]);
-    q0 = (q[0] + q[1]) + (q[2] + q[3]);
+#pragma GCC unroll 3
+    for (std::size_t u = 1; u < kUnroll; ++u) {
+      if (i + kLanes <= n) {
+        const vecd d = Ops::load_widened(x + i) - shift;
+        s[u] = s[u] + d;
+        q[u] = Ops::fma_d(d, d, q[u]);
+        i += kLanes;
+      }
+    }
+    if (i < n) {
+      // Lanes past the tail load as 0; the masked subtraction keeps them at 0 (not -shift).
+      const vecd d = Ops::sub_first_d(Ops::load_widened_partial(x + i, n - i), shift, n - i);
+      s[0] = s[0] + d;
+      q[0] = Ops::fma_d(d, d, q[0]);
+    }
   }
-  for (; i + kLanes <= n; i += kLanes) {
-    const vecd d = Ops::load_widened(x + i) - shift;
-    s0 = s0 + d;
-    q0 = Ops::fma_d(d, d, q0);
+  const double count = static_cast<double>(block.planes * n);
+  finish_block<Ops>(shift_value, Ops::sum((s[0] + s[1]) + (s[2] + s[3])),
+                    Ops::sum((q[0] + q[1]) + (q[2] + q[3])), count, mean, m2);
+}
+
+/// kChannels consecutive blocks of one group (planes of several samples): in each sample the
+/// tile's planes lie side by side, so the walk reads them in memory order (one channel at a
+/// time would read a plane per sample, C planes apart). Two accumulator pairs per channel; a
+/// channel's arithmetic does not depend on kChannels.
+template <class Ops, std::size_t kChannels>
+void grouped_planes_moments(const MomentsArgs& args, std::size_t first_block) noexcept {
+  using vecd = typename Ops::vecd;
+  constexpr std::size_t kLanes = Ops::dlanes;
+  const ChannelsFirstBlock block = channels_first_block(args, first_block);
+  const std::size_t n = block.length;
+  const vecd zero = Ops::broadcast_d(0.0);
+  double shift_values[kChannels];
+  vecd shift[kChannels], s0[kChannels], s1[kChannels], q0[kChannels], q1[kChannels];
+  for (std::size_t t = 0; t < kChannels; ++t) s0[t] = s1[t] = q0[t] = q1[t] = zero;
+  for (std::size_t plane = 0; plane < block.planes; ++plane) {
+#pragma GCC unroll 4
+    for (std::size_t t = 0; t < kChannels; ++t) {
+      const float* x = block.first + plane * block.stride + t * n;
+      if (plane == 0) {
+        shift_values[t] = x[0];
+        shift[t] = Ops::broadcast_d(shift_values[t]);
+      }
+      std::size_t i = 0;
+      for (; i + 2 * kLanes <= n; i += 2 * kLanes) {
+        const vecd a = Ops::load_widened(x + i) - shift[t];
+        const vecd b = Ops::load_widened(x + i + kLanes) - shift[t];
+        s0[t] = s0[t] + a;
+        s1[t] = s1[t] + b;
+        q0[t] = Ops::fma_d(a, a, q0[t]);
+        q1[t] = Ops::fma_d(b, b, q1[t]);
+      }
+      if (i + kLanes <= n) {
+        const vecd a = Ops::load_widened(x + i) - shift[t];
+        s0[t] = s0[t] + a;
+        q0[t] = Ops::fma_d(a, a, q0[t]);
+        i += kLanes;
+      }
+      if (i < n) {
+        const vecd d = Ops::sub_first_d(Ops::load_widened_partial(x + i, n - i), shift[t], n - i);
+        s1[t] = s1[t] + d;
+        q1[t] = Ops::fma_d(d, d, q1[t]);
+      }
+    }
   }
-  if (i < n) {
-    // Lanes past the tail load as 0; the masked subtraction keeps them at 0 (not -shift).
-    const vecd d = Ops::sub_first_d(Ops::load_widened_partial(x + i, n - i), shift, n - i);
-    s0 = s0 + d;
-    q0 = Ops::fma_d(d, d, q0);
+  const double count = static_cast<double>(block.planes * n);
+  for (std::size_t t = 0; t < kChannels; ++t) {
+    finish_block<Ops>(shift_values[t], Ops::sum(s0[t] + s1[t]), Ops::sum(q0[t] + q1[t]), count,
+                      args.mean + first_block + t, args.m2 + first_block + t);
   }
-  finish_block<Ops>(shift_value, Ops::sum(s0), Ops::sum(q0), static_cast<double>(n), mean, m2);
+}
+
+/// Blocks [first, end) as tiles of kTile blocks where kTile consecutive channels of one group
+/// (and one segment: `segments` apart) are inside the range, one block at a time elsewhere.
+template <std::size_t kTile, class TileFn, class SingleFn>
+inline void walk_channel_tiles(const MomentsArgs& args, std::size_t first, std::size_t end,
+                               TileFn tile, SingleFn single) noexcept {
+  for (std::size_t block = first; block < end;) {
+    const std::size_t channel = block / args.segments % args.channels;
+    const std::size_t span = (kTile - 1) * args.segments + 1;  // blocks the tile reaches
+    if (args.segments == 1 && channel + kTile <= args.channels && block + span <= end) {
+      tile(block);
+      block += kTile;
+    } else {
+      single(block);
+      ++block;
+    }
+  }
 }
 
 template <class Ops>
 void channels_first_moments(const MomentsArgs& args, std::size_t first, std::size_t end) noexcept {
+  if (args.group > 1) {
+    constexpr std::size_t kTile = Ops::accumulator_vectors / 2;
+    walk_channel_tiles<kTile>(
+        args, first, end, [&](std::size_t b) { grouped_planes_moments<Ops, kTile>(args, b); },
+        [&](std::size_t b) { grouped_planes_moments<Ops, 1>(args, b); });
+    return;
+  }
   for (std::size_t block = first; block < end; ++block) {
-    const std::size_t plane = block / args.segments;
-    const std::size_t piece = block % args.segments;
-    const std::size_t begin = piece * args.segment;
-    const std::size_t length =
-        args.inner - begin < args.segment ? args.inner - begin : args.segment;
-    contiguous_moments<Ops>(args.src + plane * args.inner + begin, length, args.mean + block,
-                            args.m2 + block);
+    channels_first_block_moments<Ops>(channels_first_block(args, block), args.mean + block,
+                                      args.m2 + block);
   }
 }
 

@@ -13,8 +13,12 @@ namespace bnrt::kernels {
 struct MomentsArgs {
   const float* src = nullptr;
   std::size_t channels = 1;
-  // channels-first: block b is segment (b % segments) of plane (b / segments), planes of
-  // `inner` elements cut into segments of `segment` elements (the last one may be shorter).
+  // channels-first: planes of `inner` elements, one per (sample, channel). Small planes are
+  // grouped: block b covers channel c of samples [g * group, g * group + group) (the last
+  // group may be shorter), large ones are cut into segments of `segment` elements (then
+  // group = 1); b = (g * channels + c) * segments + piece. See channels_first_block.
+  std::size_t samples = 1;
+  std::size_t group = 1;
   std::size_t inner = 1;
   std::size_t segment = 1;
   std::size_t segments = 1;
@@ -26,6 +30,33 @@ struct MomentsArgs {
   double* mean = nullptr;
   double* m2 = nullptr;
 };
+
+/// Where a channels-first block's values are: `planes` runs of `length` values, the first at
+/// `first`, each next one `stride` floats further (the same channel of the next sample).
+struct ChannelsFirstBlock {
+  const float* first;
+  std::size_t planes;
+  std::size_t stride;
+  std::size_t length;
+};
+
+inline ChannelsFirstBlock channels_first_block(const MomentsArgs& args,
+                                               std::size_t block) noexcept {
+  const std::size_t piece = block % args.segments;
+  const std::size_t plane = block / args.segments;  // g * channels + c
+  const std::size_t channel = plane % args.channels;
+  const std::size_t first_sample = plane / args.channels * args.group;
+  const std::size_t begin = piece * args.segment;
+  const std::size_t stride = args.channels * args.inner;
+  return {args.src + first_sample * stride + channel * args.inner + begin,
+          args.samples - first_sample < args.group ? args.samples - first_sample : args.group,
+          stride, args.inner - begin < args.segment ? args.inner - begin : args.segment};
+}
+
+/// Channels-first blocks are cut between threads only at multiples of this: the AVX-512 fast
+/// kernel reduces sixteen one-plane blocks at a time (rounding differently from one at a
+/// time), so the groups must not depend on the thread count.
+inline constexpr std::size_t kChannelsFirstBlockAlign = 16;
 
 using MomentsBlocksFn = void (*)(const MomentsArgs& args, std::size_t first_block,
                                  std::size_t end_block) noexcept;
