@@ -33,6 +33,10 @@ constexpr std::size_t kMinBlockRows = 256;
 constexpr std::size_t kExactGroupPlanesBelow = 256;
 constexpr std::size_t kFastGroupPlanesBelow = 65;
 
+/// Channels-last tensors up to this size are taken to be in cache (half a typical L2): their
+/// walks do not prefetch.
+constexpr std::size_t kPrefetchAboveBytes = 512 * 1024;
+
 /// Bytes read per task below which a second thread does not pay (as for the affine pass).
 constexpr std::size_t kMinBytesPerTask = 192 * 1024;
 
@@ -59,6 +63,7 @@ ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geome
     args.block_rows =
         kBlockElements / channels > kMinBlockRows ? kBlockElements / channels : kMinBlockRows;
     blocks = (args.rows + args.block_rows - 1) / args.block_rows;
+    args.prefetch = geometry.elements * sizeof(float) > kPrefetchAboveBytes;
   } else {
     args.inner = geometry.channels_last ? geometry.elements : geometry.inner;
     args.samples = geometry.elements / args.inner / channels;

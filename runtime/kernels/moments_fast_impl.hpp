@@ -384,12 +384,12 @@ void channels_last_moments_fast(const MomentsArgs& args, std::size_t first,
         args.rows - row_begin < args.block_rows ? args.rows : row_begin + args.block_rows;
     std::size_t c0 = 0;
     for (; c0 + kTile <= args.channels; c0 += kTile) {
-      const std::size_t rest = c0 == 0 ? args.channels - kTile : 0;  // see prefetch_rest_of_row
+      const std::size_t rest = c0 == 0 && args.prefetch ? args.channels - kTile : 0;
       tile_moments_fast<Ops, kVectors, false>(args, block, row_begin, row_end, c0, kLanes, rest);
     }
     const std::size_t vectors = (args.channels - c0) / kLanes;
     if (vectors > 0) {
-      const std::size_t rest = c0 == 0 ? args.channels - vectors * kLanes : 0;
+      const std::size_t rest = c0 == 0 && args.prefetch ? args.channels - vectors * kLanes : 0;
       remainder_tile_fast<Ops, kVectors - 1>(args, block, row_begin, row_end, c0, vectors, rest);
       c0 += vectors * kLanes;
     }

@@ -254,7 +254,7 @@ void channels_last_moments(const MomentsArgs& args, std::size_t first, std::size
         args.rows - row_begin < args.block_rows ? args.rows : row_begin + args.block_rows;
     std::size_t c0 = 0;
     for (; c0 + kTile <= args.channels; c0 += kTile) {
-      const std::size_t rest = c0 == 0 ? args.channels - kTile : 0;
+      const std::size_t rest = c0 == 0 && args.prefetch ? args.channels - kTile : 0;
       full_tile_moments<Ops, kVectors>(args, block, row_begin, row_end, c0, rest);
     }
     if (c0 < args.channels) tail_channels_moments<Ops>(args, block, row_begin, row_end, c0);

@@ -25,6 +25,10 @@ struct MomentsArgs {
   // channels-last: block b is rows [b * block_rows, min((b + 1) * block_rows, rows)).
   std::size_t rows = 0;
   std::size_t block_rows = 1;
+  /// Channels-last: the first tile's walk prefetches the rest of each row (see
+  /// prefetch_rest_of_row). Off when the tensor is small enough to be in cache already, where
+  /// the prefetches are only extra instructions (NHWC 1x7x7x2048 fast: 11.3 -> 9.6 us).
+  bool prefetch = true;
   /// Outputs: channels-first one pair per block (index b); channels-last one per block and
   /// channel (index b * channels + c). M2 is the sum of squared deviations from the mean.
   double* mean = nullptr;
