@@ -23,15 +23,13 @@ constexpr std::size_t kBlockElements = 65536;
 /// otherwise costs as much as the pass over the data.
 constexpr std::size_t kMinBlockRows = 256;
 
-/// Channels-first planes shorter than these are grouped across samples. A group's block reads
+/// Channels-first planes shorter than this are grouped across samples. A group's block reads
 /// one channel's planes a sample apart; the kernels walk a few channels side by side, but
-/// per-plane blocks (read in memory order, finished sixteen at a time by the fast AVX-512
-/// kernel) are still faster where the plane is long enough to carry its own finish. Measured
-/// on the dev machine, batch 32, one thread: the exact pass groups up to 14x14 (182 us vs
-/// 290 for 256 channels; equal at 28x28), the fast one up to 8x8 (7x7: 89 us vs 160 for 512
-/// channels; 10x10: 97 us vs 80).
-constexpr std::size_t kExactGroupPlanesBelow = 256;
-constexpr std::size_t kFastGroupPlanesBelow = 65;
+/// per-plane blocks, read in memory order, are faster once a plane can carry its own finish
+/// (dev machine, batch 32, one thread: fast statistics of 512x7x7 89 us grouped vs 160 per
+/// plane, of 256x10x10 97 vs 80; tensors streamed from DRAM suffer most from the strided
+/// walk: exact statistics of 32x1024x14x14 2.4 ms grouped vs 1.3 per plane).
+constexpr std::size_t kGroupPlanesBelow = 65;
 
 /// Channels-last tensors up to this size are taken to be in cache (half a typical L2): their
 /// walks do not prefetch.
@@ -72,9 +70,8 @@ ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geome
     // Small planes: one block per channel spans the planes of several samples, so that
     // blocks stay large and few (N x C blocks of 49 values would make the merge below, not
     // the pass over the data, the cost of a 32x512x7x7 tensor). Larger planes stay one block
-    // each, read in memory order (see kExactGroupPlanesBelow).
-    const std::size_t group_below = fast ? kFastGroupPlanesBelow : kExactGroupPlanesBelow;
-    const std::size_t group = args.inner < group_below ? kBlockElements / args.inner : 1;
+    // each, read in memory order (see kGroupPlanesBelow).
+    const std::size_t group = args.inner < kGroupPlanesBelow ? kBlockElements / args.inner : 1;
     args.group = group < args.samples ? group : args.samples;
     const std::size_t groups = (args.samples + args.group - 1) / args.group;
     blocks = groups * channels * args.segments;

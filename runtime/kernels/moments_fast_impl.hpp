@@ -177,42 +177,27 @@ void small_planes_moments_fast(const MomentsArgs& args, std::size_t first) noexc
   vec sums[kLanes];
   vec squares[kLanes];
   alignas(64) float shifts[kLanes];
-  // Four planes at a time: each plane's sums are one dependency chain (a 7x7 plane is four
-  // dependent adds), so interleaving four keeps the adders busy (1x512x7x7: 3.6 -> 2.4 us).
-  constexpr std::size_t kInterleave = 4;
-  for (std::size_t p0 = 0; p0 < kLanes; p0 += kInterleave) {
-    const float* x[kInterleave];
-    vec shift[kInterleave], s[kInterleave], q[kInterleave];
-    for (std::size_t k = 0; k < kInterleave; ++k) {
-      x[k] = args.src + (first + p0 + k) * inner;
-      // The plane's first value as shift: averaging the first eight would cost as much as
-      // the rest of a 7x7 plane, and with a few float terms per lane the cancellation it
-      // guards against stays small (tests: within 2e-7 of exact, offsets included).
-      shifts[p0 + k] = x[k][0];
-      shift[k] = Ops::broadcast(shifts[p0 + k]);
-      s[k] = q[k] = Ops::broadcast(0.0f);
-    }
+  for (std::size_t p = 0; p < kLanes; ++p) {
+    const float* x = args.src + (first + p) * inner;
+    // The plane's first value as shift: averaging the first eight would cost as much as the
+    // rest of a 7x7 plane, and with a few float terms per lane the cancellation it guards
+    // against stays small (tests: within 2e-7 of exact, offsets included).
+    shifts[p] = x[0];
+    const vec shift = Ops::broadcast(shifts[p]);
+    vec s = Ops::broadcast(0.0f), q = s;
     std::size_t i = 0;
     for (; i + kLanes <= inner; i += kLanes) {
-#pragma GCC unroll 4
-      for (std::size_t k = 0; k < kInterleave; ++k) {
-        const vec d = Ops::load(x[k] + i) - shift[k];
-        s[k] = s[k] + d;
-        q[k] = Ops::fma(d, d, q[k]);
-      }
+      const vec d = Ops::load(x + i) - shift;
+      s = s + d;
+      q = Ops::fma(d, d, q);
     }
     if (i < inner) {
-#pragma GCC unroll 4
-      for (std::size_t k = 0; k < kInterleave; ++k) {
-        const vec d = Ops::sub_first(Ops::load_partial(x[k] + i, inner - i), shift[k], inner - i);
-        s[k] = s[k] + d;
-        q[k] = Ops::fma(d, d, q[k]);
-      }
+      const vec d = Ops::sub_first(Ops::load_partial(x + i, inner - i), shift, inner - i);
+      s = s + d;
+      q = Ops::fma(d, d, q);
     }
-    for (std::size_t k = 0; k < kInterleave; ++k) {
-      sums[p0 + k] = s[k];
-      squares[p0 + k] = q[k];
-    }
+    sums[p] = s;
+    squares[p] = q;
   }
   const vec s = Ops::transpose_sum(sums);
   const vec q = Ops::transpose_sum(squares);
