@@ -6,6 +6,7 @@
 
 #include "errors.hpp"
 #include "fold.hpp"
+#include "kernels/moments_kernels.hpp"
 #include "moments.hpp"
 
 namespace bnrt {
@@ -115,11 +116,16 @@ void RunningStats::update(const ChannelMoments& batch, const Momentum& momentum)
   const double inverse_bessel = 1.0 / static_cast<double>(batch.count - 1);
   // PyTorch's CPU update, term for term: computed in double, rounded once into the float
   // buffers: running = momentum * batch + (1 - momentum) * running, with the unbiased variance.
-  for (std::size_t c = 0; c < mean.size(); ++c) {
-    mean[c] = static_cast<float>(w * batch.mean[c] + (1.0 - w) * static_cast<double>(mean[c]));
-    var[c] = static_cast<float>(w * (batch.m2[c] * inverse_bessel) +
-                                (1.0 - w) * static_cast<double>(var[c]));
-  }
+  // Vectorized (thousands of channels made the scalar loop 5% of a small training step).
+  kernels::RunningUpdateArgs args;
+  args.batch_mean = batch.mean.data();
+  args.batch_m2 = batch.m2.data();
+  args.mean = mean.data();
+  args.var = var.data();
+  args.batch_weight = w;
+  args.inverse_bessel = inverse_bessel;
+  args.channels = mean.size();
+  kernels::moments_kernels(active_isa()).update_running(args);
 }
 
 BatchNormParams RunningStats::params(std::span<const float> gamma, std::span<const float> beta,

@@ -35,6 +35,11 @@ constexpr std::size_t kGroupPlanesBelow = 65;
 /// walks do not prefetch.
 constexpr std::size_t kPrefetchAboveBytes = 512 * 1024;
 
+/// Channels-last slices: at least this many channels each (a 128-channel tile is one walk of
+/// the rows), starting on multiples of kSliceAlign (whole vectors on every ISA).
+constexpr std::size_t kMinSliceChannels = 128;
+constexpr std::size_t kSliceAlign = 16;
+
 /// Bytes read per task below which a second thread does not pay (as for the affine pass).
 constexpr std::size_t kMinBytesPerTask = 192 * 1024;
 
@@ -55,13 +60,29 @@ ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geome
   result.mean.resize(channels);
   result.m2.resize(channels);
 
+  const std::size_t by_size = geometry.elements * sizeof(float) / kMinBytesPerTask;
+  const std::size_t threads =
+      by_size < 2 ? 1 : static_cast<std::size_t>(usable_threads(max_threads));
+
   std::size_t blocks = 0;
+  std::size_t row_blocks = 0;
   if (rows) {
     args.rows = geometry.elements / channels;
     args.block_rows =
         kBlockElements / channels > kMinBlockRows ? kBlockElements / channels : kMinBlockRows;
-    blocks = (args.rows + args.block_rows - 1) / args.block_rows;
+    row_blocks = (args.rows + args.block_rows - 1) / args.block_rows;
     args.prefetch = geometry.elements * sizeof(float) > kPrefetchAboveBytes;
+    // Too few row blocks to go round (7x7x2048 is one): cut the channels into slices too. A
+    // channel's arithmetic is the same in any slice, so this may follow the thread count.
+    std::size_t slices = 1;
+    if (row_blocks < threads) {
+      const std::size_t wide = channels / kMinSliceChannels;
+      slices = wide < threads ? (wide > 0 ? wide : 1) : threads;
+    }
+    const std::size_t per_slice = (channels + slices - 1) / slices;
+    args.slice_channels = (per_slice + kSliceAlign - 1) / kSliceAlign * kSliceAlign;
+    args.slices = (channels + args.slice_channels - 1) / args.slice_channels;
+    blocks = row_blocks * args.slices;
   } else {
     args.inner = geometry.channels_last ? geometry.elements : geometry.inner;
     args.samples = geometry.elements / args.inner / channels;
@@ -78,12 +99,12 @@ ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geome
   }
   // One block per channel (a single sample's planes, or rows fitting one block): the kernel's
   // per-block results are already the answer, so it writes them straight into the result.
-  const bool single = blocks == channels || (rows && blocks == 1);
+  const bool single = rows ? row_blocks == 1 : blocks == channels;
   if (single) {
     args.mean = result.mean.data();
     args.m2 = result.m2.data();
   } else {
-    const std::size_t partials = rows ? blocks * channels : blocks;
+    const std::size_t partials = rows ? row_blocks * channels : blocks;
     scratch.mean.resize(partials);
     scratch.m2.resize(partials);
     args.mean = scratch.mean.data();
@@ -94,9 +115,6 @@ ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geome
   const kernels::MomentsBlocksFn kernel =
       rows ? (fast ? table.channels_last_fast : table.channels_last)
            : (fast ? table.channels_first_fast : table.channels_first);
-  const std::size_t by_size = geometry.elements * sizeof(float) / kMinBytesPerTask;
-  const std::size_t threads =
-      by_size < 2 ? 1 : static_cast<std::size_t>(usable_threads(max_threads));
   std::size_t chunks = by_size < threads ? by_size : threads;
   if (chunks > blocks) chunks = blocks;
   parallel_ranges(blocks, chunks, rows ? 1 : kernels::kChannelsFirstBlockAlign, 0,
@@ -107,7 +125,7 @@ ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geome
   std::fill(result.m2.begin(), result.m2.end(), 0.0);
   double merged = 0;  // values merged so far, the same for every channel
   if (rows) {
-    for (std::size_t block = 0; block < blocks; ++block) {
+    for (std::size_t block = 0; block < row_blocks; ++block) {
       const std::size_t first_row = block * args.block_rows;
       const double n = static_cast<double>(
           args.rows - first_row < args.block_rows ? args.rows - first_row : args.block_rows);

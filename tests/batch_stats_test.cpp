@@ -144,8 +144,9 @@ bool bitwise_equal(const ChannelMoments& a, const ChannelMoments& b) {
 }
 
 // Both the exact moments and the training forward's fast ones, with 1, 2 and 3 threads (an
-// arena of 3 splits the blocks in three even on two cores; thirds of 32 x 512 small planes
-// fall between the AVX-512 kernel's sixteen-plane groups unless the split respects them).
+// arena of 3 splits the blocks in three even on two cores; thirds of 1 x 4000 small planes
+// fall between the AVX-512 kernel's sixteen-plane groups unless the split respects them, and
+// channels-last tensors of few rows are cut into as many channel slices as threads).
 TEST(MomentsDeterminism, ThreadCountNeverChangesABit) {
   auto rng = make_rng(6);
   for (Isa isa : all_isas()) {
@@ -158,7 +159,9 @@ TEST(MomentsDeterminism, ThreadCountNeverChangesABit) {
                                                                    {Layout::nchw, {1, 3, 300, 300}},
                                                                    {Layout::nchw, {1, 4000, 7, 7}},
                                                                    {Layout::nchw, {32, 500, 7, 7}},
-                                                                   {Layout::ncl, {3000, 7, 37}}}) {
+                                                                   {Layout::ncl, {3000, 7, 37}},
+             {Layout::nhwc, {1, 9, 9, 2061}},  // one row block: channel slices per thread
+             {Layout::nc, {256, 1029}}}) {
       const auto x = channel_data(rng, layout, dims, 3.0, 1.0);
       const std::size_t channels =
           static_cast<std::size_t>(dims[static_cast<std::size_t>(layout_channel_axis(layout))]);

@@ -52,7 +52,7 @@ void long_planes_moments_fast(const MomentsArgs& args, std::size_t first_block) 
   const ChannelsFirstBlock block = channels_first_block(args, first_block);
   const std::size_t n = block.length;
   const std::size_t plane_stride = args.inner;  // next channel, same sample
-  float shift_values[kChannels];
+  float shift_values[kChannels] = {};           // set from each plane 0 in walk order
   vecd s_lo[kChannels], s_hi[kChannels], q_lo[kChannels], q_hi[kChannels];
   for (std::size_t t = 0; t < kChannels; ++t) {
     s_lo[t] = s_hi[t] = q_lo[t] = q_hi[t] = Ops::broadcast_d(0.0);
@@ -117,10 +117,11 @@ void short_planes_moments_fast(const MomentsArgs& args, std::size_t first_block)
   const std::size_t tail = inner % kLanes;
   const std::size_t vectors = whole + (tail != 0 ? 1 : 0);
   const std::size_t planes_per_run = kFloatRun / vectors;  // >= 1 for short planes
-  float shift_values[kChannels];
+  float shift_values[kChannels] = {};                      // set from each plane 0 in walk order
   vec shift[kChannels];
   vecd s_lo[kChannels], s_hi[kChannels], q_lo[kChannels], q_hi[kChannels];
   for (std::size_t t = 0; t < kChannels; ++t) {
+    shift[t] = Ops::broadcast(0.0f);
     s_lo[t] = s_hi[t] = q_lo[t] = q_hi[t] = Ops::broadcast_d(0.0);
   }
   for (std::size_t run = 0; run < block.planes; run += planes_per_run) {
@@ -279,8 +280,13 @@ inline void tile_moments_fast(const MomentsArgs& args, std::size_t block, std::s
     }
     shift[v] = sum * inverse_sample;
   }
-  alignas(64) double total_s[kVectors * kLanes] = {};
-  alignas(64) double total_q[kVectors * kLanes] = {};
+  // Double totals per vector half, as vectors set from a zero register: a zero-initialized
+  // double array became a memset that cost a fifth of the kernel on short blocks.
+  const vecd zero = Ops::broadcast_d(0.0);
+  vecd total_s[kVectors][kHalves], total_q[kVectors][kHalves];
+  for (std::size_t v = 0; v < kVectors; ++v) {
+    for (std::size_t half = 0; half < kHalves; ++half) total_s[v][half] = total_q[v][half] = zero;
+  }
   for (std::size_t run = row_begin; run < row_end; run += kFloatRun) {
     const std::size_t run_end = row_end - run < kFloatRun ? row_end : run + kFloatRun;
     vec s[kVectors], q[kVectors];
@@ -302,31 +308,21 @@ inline void tile_moments_fast(const MomentsArgs& args, std::size_t block, std::s
       }
     }
     for (std::size_t v = 0; v < kVectors; ++v) {
-      vecd s_lo = Ops::load_d(total_s + v * kLanes), s_hi = s_lo;
-      vecd q_lo = Ops::load_d(total_q + v * kLanes), q_hi = q_lo;
-      if constexpr (kHalves > 1) {
-        s_hi = Ops::load_d(total_s + v * kLanes + kHalf);
-        q_hi = Ops::load_d(total_q + v * kLanes + kHalf);
-      }
-      Ops::widen_add(s[v], s_lo, s_hi);
-      Ops::widen_add(q[v], q_lo, q_hi);
-      Ops::store_d(total_s + v * kLanes, s_lo);
-      Ops::store_d(total_q + v * kLanes, q_lo);
-      if constexpr (kHalves > 1) {
-        Ops::store_d(total_s + v * kLanes + kHalf, s_hi);
-        Ops::store_d(total_q + v * kLanes + kHalf, q_hi);
-      }
+      // With one double per float (scalar) widen_add only adds into its first argument.
+      vecd& s_hi = total_s[v][kHalves - 1];
+      vecd& q_hi = total_q[v][kHalves - 1];
+      Ops::widen_add(s[v], total_s[v][0], s_hi);
+      Ops::widen_add(q[v], total_q[v][0], q_hi);
     }
   }
   const vecd inverse_count = Ops::broadcast_d(1.0 / static_cast<double>(row_end - row_begin));
-  const vecd zero = Ops::broadcast_d(0.0);
   for (std::size_t v = 0; v < kVectors; ++v) {
     const std::size_t index = block * channels + c0 + v * kLanes;
     const vecd halves_shift[2] = {Ops::widen_lo(shift[v]), Ops::widen_hi(shift[v])};
     for (std::size_t half = 0; half < kHalves; ++half) {
       const std::size_t first_lane = half * kHalf;
-      const vecd sum = Ops::load_d(total_s + v * kLanes + first_lane);
-      const vecd squares = Ops::load_d(total_q + v * kLanes + first_lane);
+      const vecd sum = total_s[v][half];
+      const vecd squares = total_q[v][half];
       const vecd mean = Ops::fma_d(sum, inverse_count, halves_shift[half]);
       const vecd spread = Ops::max_d(squares - sum * sum * inverse_count, zero);
       if (!kPartial || first_lane + kHalf <= used) {
@@ -364,31 +360,37 @@ void channels_last_moments_fast(const MomentsArgs& args, std::size_t first,
   constexpr std::size_t kLanes = Ops::lanes;
   constexpr std::size_t kTile = kVectors * kLanes;
   for (std::size_t block = first; block < end; ++block) {
-    const std::size_t row_begin = block * args.block_rows;
-    const std::size_t row_end =
-        args.rows - row_begin < args.block_rows ? args.rows : row_begin + args.block_rows;
-    std::size_t c0 = 0;
-    for (; c0 + kTile <= args.channels; c0 += kTile) {
-      const std::size_t rest = c0 == 0 && args.prefetch ? args.channels - kTile : 0;
-      tile_moments_fast<Ops, kVectors, false>(args, block, row_begin, row_end, c0, kLanes, rest);
+    const ChannelsLastBlock b = channels_last_block(args, block);
+    const std::size_t width = b.channel_end - b.channel_begin;
+    std::size_t c0 = b.channel_begin;
+    for (; c0 + kTile <= b.channel_end; c0 += kTile) {
+      const std::size_t rest = c0 == b.channel_begin && args.prefetch ? width - kTile : 0;
+      tile_moments_fast<Ops, kVectors, false>(args, b.row_block, b.row_begin, b.row_end, c0, kLanes,
+                                              rest);
     }
-    const std::size_t vectors = (args.channels - c0) / kLanes;
+    const std::size_t vectors = (b.channel_end - c0) / kLanes;
     if (vectors > 0) {
-      const std::size_t rest = c0 == 0 && args.prefetch ? args.channels - vectors * kLanes : 0;
-      remainder_tile_fast<Ops, kVectors - 1>(args, block, row_begin, row_end, c0, vectors, rest);
+      const std::size_t rest =
+          c0 == b.channel_begin && args.prefetch ? width - vectors * kLanes : 0;
+      remainder_tile_fast<Ops, kVectors - 1>(args, b.row_block, b.row_begin, b.row_end, c0, vectors,
+                                             rest);
       c0 += vectors * kLanes;
     }
-    if (c0 < args.channels) {
-      tile_moments_fast<Ops, 1, true>(args, block, row_begin, row_end, c0, args.channels - c0);
+    if (c0 < b.channel_end) {
+      tile_moments_fast<Ops, 1, true>(args, b.row_block, b.row_begin, b.row_end, c0,
+                                      b.channel_end - c0);
     }
   }
 }
 
 template <class Ops>
 constexpr MomentsKernelTable make_moments_table() noexcept {
-  return MomentsKernelTable{&channels_first_moments<Ops>, &channels_last_moments<Ops>,
-                            &channels_first_moments_fast<Ops>, &channels_last_moments_fast<Ops>,
-                            &fold_moments<Ops>};
+  return MomentsKernelTable{&channels_first_moments<Ops>,
+                            &channels_last_moments<Ops>,
+                            &channels_first_moments_fast<Ops>,
+                            &channels_last_moments_fast<Ops>,
+                            &fold_moments<Ops>,
+                            &update_running<Ops>};
 }
 
 }  // namespace bnrt::kernels

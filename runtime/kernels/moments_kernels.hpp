@@ -22,15 +22,19 @@ struct MomentsArgs {
   std::size_t inner = 1;
   std::size_t segment = 1;
   std::size_t segments = 1;
-  // channels-last: block b is rows [b * block_rows, min((b + 1) * block_rows, rows)).
+  // channels-last: block b is rows [r * block_rows, min((r + 1) * block_rows, rows)) of
+  // channels [s * slice_channels, min((s + 1) * slice_channels, channels)), with
+  // r = b / slices and s = b % slices (slice_channels a multiple of 16).
   std::size_t rows = 0;
   std::size_t block_rows = 1;
+  std::size_t slices = 1;
+  std::size_t slice_channels = 0;
   /// Channels-last: the first tile's walk prefetches the rest of each row (see
   /// prefetch_rest_of_row). Off when the tensor is small enough to be in cache already, where
   /// the prefetches are only extra instructions (NHWC 1x7x7x2048 fast: 11.3 -> 9.6 us).
   bool prefetch = true;
-  /// Outputs: channels-first one pair per block (index b); channels-last one per block and
-  /// channel (index b * channels + c). M2 is the sum of squared deviations from the mean.
+  /// Outputs: channels-first one pair per block (index b); channels-last one per row block and
+  /// channel (index r * channels + c). M2 is the sum of squared deviations from the mean.
   double* mean = nullptr;
   double* m2 = nullptr;
 };
@@ -82,6 +86,20 @@ struct FoldArgs {
 };
 using FoldFn = void (*)(const FoldArgs& args) noexcept;
 
+/// Running-statistics update, per channel, in double and rounded once to float (PyTorch's
+/// order of terms, no fused multiply-add, so every ISA gives the scalar loop's bits):
+///   mean = w * batch_mean + (1 - w) * mean,  var = w * (m2 * inverse_bessel) + (1 - w) * var
+struct RunningUpdateArgs {
+  const double* batch_mean = nullptr;
+  const double* batch_m2 = nullptr;
+  float* mean = nullptr;
+  float* var = nullptr;
+  double batch_weight = 0.0;
+  double inverse_bessel = 1.0;  ///< 1 / (count - 1): m2 to the unbiased variance
+  std::size_t channels = 0;
+};
+using RunningUpdateFn = void (*)(const RunningUpdateArgs& args) noexcept;
+
 struct MomentsKernelTable {
   // Exact: every value widened to double before it is summed (batch_moments, accumulators).
   MomentsBlocksFn channels_first;
@@ -90,6 +108,7 @@ struct MomentsKernelTable {
   MomentsBlocksFn channels_first_fast;
   MomentsBlocksFn channels_last_fast;
   FoldFn fold;
+  RunningUpdateFn update_running;
 };
 
 /// The table for `isa`; the caller guarantees the CPU supports it.

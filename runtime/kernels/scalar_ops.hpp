@@ -47,6 +47,7 @@ struct ScalarOps {
   static double sum(vecd v) noexcept { return v; }
   static vecd max_d(vecd a, vecd b) noexcept { return a < b ? b : a; }
   static vecd sqrt_d(vecd a) noexcept { return __builtin_sqrt(a); }
+  static constexpr bool has_rsqrt_estimate_d = false;
   static vecd load_widened(const float* src) noexcept { return load(src); }
   static vecd load_widened_partial(const float* src, std::size_t n) noexcept {
     return n ? load(src) : 0.0;

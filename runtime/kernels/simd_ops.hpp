@@ -201,6 +201,16 @@ struct SimdOps {
   static double sum(const vecd& v) noexcept { return xsimd::hadd(v); }
   static vecd max_d(const vecd& a, const vecd& b) noexcept { return xsimd::max(a, b); }
   static vecd sqrt_d(const vecd& a) noexcept { return xsimd::sqrt(a); }
+  /// AVX-512 only: 1 / sqrt(a) to 14 bits (exact inf at 0 and 0 at inf), for Newton steps.
+  static constexpr bool has_rsqrt_estimate_d = is_avx512;
+  static vecd rsqrt_estimate_d(const vecd& a) noexcept {
+    static_assert(is_avx512, "a double-precision estimate needs AVX-512");
+    return _mm512_rsqrt14_pd(a);
+  }
+  static vecd select_d(const typename vecd::batch_bool_type& mask, const vecd& a,
+                       const vecd& b) noexcept {
+    return xsimd::select(mask, a, b);
+  }
 
   /// dlanes floats from src, widened (exactly) to double.
   static vecd load_widened(const float* src) noexcept {
