@@ -38,6 +38,35 @@ inline float sample_shift(const float* x, std::size_t n) noexcept {
   return sum / static_cast<float>(sample);
 }
 
+/// The double totals of a tile of kChannels channels-first blocks: per channel its float shift
+/// and the widened sums and sums of squares of its float runs.
+template <class Ops, std::size_t kChannels>
+struct TileTotals {
+  using vec = typename Ops::vec;
+  using vecd = typename Ops::vecd;
+  float shift[kChannels] = {};  // set by the walk from each channel's first plane
+  vecd s_lo[kChannels], s_hi[kChannels], q_lo[kChannels], q_hi[kChannels];
+
+  TileTotals() noexcept {
+    for (std::size_t t = 0; t < kChannels; ++t) {
+      s_lo[t] = s_hi[t] = q_lo[t] = q_hi[t] = Ops::broadcast_d(0.0);
+    }
+  }
+  void add(std::size_t t, const vec& sums, const vec& squares) noexcept {
+    Ops::widen_add(sums, s_lo[t], s_hi[t]);
+    Ops::widen_add(squares, q_lo[t], q_hi[t]);
+  }
+  /// Block first_block + t * block_step gets channel t's mean and M2 over `count` values.
+  void finish(const MomentsArgs& args, std::size_t first_block, std::size_t block_step,
+              double count) const noexcept {
+    for (std::size_t t = 0; t < kChannels; ++t) {
+      const std::size_t block = first_block + t * block_step;
+      finish_block<Ops>(shift[t], Ops::sum(s_lo[t] + s_hi[t]), Ops::sum(q_lo[t] + q_hi[t]), count,
+                        args.mean + block, args.m2 + block);
+    }
+  }
+};
+
 /// kChannels consecutive blocks of one group of long planes (at least one float run of whole
 /// vectors each): sample by sample, each channel's plane in runs of up to kFloatRun vectors
 /// per lane (two accumulator pairs, for latency), each run widened into the channel's double
@@ -47,21 +76,16 @@ inline float sample_shift(const float* x, std::size_t n) noexcept {
 template <class Ops, std::size_t kChannels>
 void long_planes_moments_fast(const MomentsArgs& args, std::size_t first_block) noexcept {
   using vec = typename Ops::vec;
-  using vecd = typename Ops::vecd;
   constexpr std::size_t kLanes = Ops::lanes;
   const ChannelsFirstBlock block = channels_first_block(args, first_block);
   const std::size_t n = block.length;
   const std::size_t plane_stride = args.inner;  // next channel, same sample
-  float shift_values[kChannels] = {};           // set from each plane 0 in walk order
-  vecd s_lo[kChannels], s_hi[kChannels], q_lo[kChannels], q_hi[kChannels];
-  for (std::size_t t = 0; t < kChannels; ++t) {
-    s_lo[t] = s_hi[t] = q_lo[t] = q_hi[t] = Ops::broadcast_d(0.0);
-  }
+  TileTotals<Ops, kChannels> totals;
   for (std::size_t plane = 0; plane < block.planes; ++plane) {
     for (std::size_t t = 0; t < kChannels; ++t) {
       const float* x = block.first + plane * block.stride + t * plane_stride;
-      if (plane == 0) shift_values[t] = sample_shift(x, n);  // in walk order
-      const vec shift = Ops::broadcast(shift_values[t]);
+      if (plane == 0) totals.shift[t] = sample_shift(x, n);  // in walk order
+      const vec shift = Ops::broadcast(totals.shift[t]);
       std::size_t i = 0;
       while (i + kLanes <= n) {
         // One run: at most kFloatRun / 2 vectors into each of two accumulator pairs.
@@ -83,22 +107,15 @@ void long_planes_moments_fast(const MomentsArgs& args, std::size_t first_block) 
           q0 = Ops::fma(a, a, q0);
           i += kLanes;
         }
-        Ops::widen_add(s0 + s1, s_lo[t], s_hi[t]);
-        Ops::widen_add(q0 + q1, q_lo[t], q_hi[t]);
+        totals.add(t, s0 + s1, q0 + q1);
       }
       if (i < n) {
         const vec d = Ops::sub_first(Ops::load_partial(x + i, n - i), shift, n - i);
-        Ops::widen_add(d, s_lo[t], s_hi[t]);
-        Ops::widen_add(d * d, q_lo[t], q_hi[t]);
+        totals.add(t, d, d * d);
       }
     }
   }
-  const double count = static_cast<double>(block.planes * n);
-  for (std::size_t t = 0; t < kChannels; ++t) {
-    finish_block<Ops>(shift_values[t], Ops::sum(s_lo[t] + s_hi[t]), Ops::sum(q_lo[t] + q_hi[t]),
-                      count, args.mean + first_block + t * args.segments,
-                      args.m2 + first_block + t * args.segments);
-  }
+  totals.finish(args, first_block, args.segments, static_cast<double>(block.planes * n));
 }
 
 /// kChannels consecutive blocks of one group of short planes (fewer than kFloatRun vectors):
@@ -109,7 +126,6 @@ void long_planes_moments_fast(const MomentsArgs& args, std::size_t first_block) 
 template <class Ops, std::size_t kChannels>
 void short_planes_moments_fast(const MomentsArgs& args, std::size_t first_block) noexcept {
   using vec = typename Ops::vec;
-  using vecd = typename Ops::vecd;
   constexpr std::size_t kLanes = Ops::lanes;
   const ChannelsFirstBlock block = channels_first_block(args, first_block);
   const std::size_t inner = block.length;
@@ -117,13 +133,9 @@ void short_planes_moments_fast(const MomentsArgs& args, std::size_t first_block)
   const std::size_t tail = inner % kLanes;
   const std::size_t vectors = whole + (tail != 0 ? 1 : 0);
   const std::size_t planes_per_run = kFloatRun / vectors;  // >= 1 for short planes
-  float shift_values[kChannels] = {};                      // set from each plane 0 in walk order
+  TileTotals<Ops, kChannels> totals;
   vec shift[kChannels];
-  vecd s_lo[kChannels], s_hi[kChannels], q_lo[kChannels], q_hi[kChannels];
-  for (std::size_t t = 0; t < kChannels; ++t) {
-    shift[t] = Ops::broadcast(0.0f);
-    s_lo[t] = s_hi[t] = q_lo[t] = q_hi[t] = Ops::broadcast_d(0.0);
-  }
+  for (std::size_t t = 0; t < kChannels; ++t) shift[t] = Ops::broadcast(0.0f);
   for (std::size_t run = 0; run < block.planes; run += planes_per_run) {
     const std::size_t run_end =
         block.planes - run < planes_per_run ? block.planes : run + planes_per_run;
@@ -135,8 +147,8 @@ void short_planes_moments_fast(const MomentsArgs& args, std::size_t first_block)
       for (std::size_t t = 0; t < kChannels; ++t) {
         const float* channel = x + t * inner;
         if (plane == 0) {  // in walk order: reads ahead of the walk mislead the prefetchers
-          shift_values[t] = sample_shift(channel, inner);
-          shift[t] = Ops::broadcast(shift_values[t]);
+          totals.shift[t] = sample_shift(channel, inner);
+          shift[t] = Ops::broadcast(totals.shift[t]);
         }
         for (std::size_t i = 0; i < whole; ++i) {
           const vec d = Ops::load(channel + i * kLanes) - shift[t];
@@ -151,16 +163,9 @@ void short_planes_moments_fast(const MomentsArgs& args, std::size_t first_block)
         }
       }
     }
-    for (std::size_t t = 0; t < kChannels; ++t) {
-      Ops::widen_add(s[t], s_lo[t], s_hi[t]);
-      Ops::widen_add(q[t], q_lo[t], q_hi[t]);
-    }
+    for (std::size_t t = 0; t < kChannels; ++t) totals.add(t, s[t], q[t]);
   }
-  const double count = static_cast<double>(block.planes * inner);
-  for (std::size_t t = 0; t < kChannels; ++t) {
-    finish_block<Ops>(shift_values[t], Ops::sum(s_lo[t] + s_hi[t]), Ops::sum(q_lo[t] + q_hi[t]),
-                      count, args.mean + first_block + t, args.m2 + first_block + t);
-  }
+  totals.finish(args, first_block, 1, static_cast<double>(block.planes * inner));
 }
 
 /// Sixteen blocks of one plane each (a single sample's short planes), [first, first + 16):
