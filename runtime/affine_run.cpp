@@ -13,11 +13,6 @@
 namespace bnrt::detail {
 namespace {
 
-/// Below this many bytes (read + written) per task, splitting costs more than it saves: waking
-/// a TBB worker costs a few microseconds. Measured on the dev machine (NCHW, 2 threads against
-/// 1): 196 KiB of traffic runs 0.97x, 392 KiB 1.2x, 784 KiB 1.5x; so two tasks from 384 KiB.
-constexpr std::size_t kMinBytesPerTask = 192 * 1024;
-
 /// Outputs at least this large are written with non-temporal stores (StorePolicy::automatic,
 /// not in place): they skip the read-for-ownership of each destination line, cutting DRAM
 /// traffic from 3 to 2 bytes per byte written, but leave the output out of the cache. Worth it
@@ -30,6 +25,21 @@ std::size_t streaming_min_bytes(std::size_t threads) {
   constexpr std::size_t kFloor = std::size_t{4} << 20;
   const std::size_t share = last_level_cache_bytes() / (threads > 1 ? 2 : 4);
   return share > kFloor ? share : kFloor;
+}
+
+bool use_streaming_stores(const AffineRunConfig& config, const ConstTensor& src,
+                          const ConstTensor* residual, const MutableTensor& dst, std::size_t bytes,
+                          std::size_t threads) {
+  switch (config.store_policy) {
+    case StorePolicy::cached:
+      return false;
+    case StorePolicy::streaming:
+      return true;
+    case StorePolicy::automatic:
+      break;
+  }
+  const bool in_place = dst.data == src.data || (residual != nullptr && dst.data == residual->data);
+  return !in_place && bytes >= streaming_min_bytes(threads);
 }
 
 /// Chunk boundaries fall on destination cache lines so two threads never share one.
@@ -108,28 +118,36 @@ void run_affine(const AffineRunConfig& config, const ChannelTables& tables,
                                              : config.kernels->channels_first[has_residual][clamp];
 
   const std::size_t bytes = geometry.elements * sizeof(float);
-  const std::size_t traffic = bytes * (residual != nullptr ? 3 : 2);
-  const std::size_t by_size = traffic / kMinBytesPerTask;
-  // Asking TBB for the arena's concurrency costs more than a tiny tensor's whole run.
-  const std::size_t threads =
-      by_size < 2 ? 1 : static_cast<std::size_t>(usable_threads(config.max_threads));
-  const std::size_t chunks = by_size < threads ? by_size : threads;
-  const bool in_place = dst.data == src.data || (residual != nullptr && dst.data == residual->data);
-  switch (config.store_policy) {
-    case StorePolicy::automatic:
-      args.stream = !in_place && bytes >= streaming_min_bytes(chunks);
-      break;
-    case StorePolicy::cached:
-      args.stream = false;
-      break;
-    case StorePolicy::streaming:
-      args.stream = true;
-      break;
-  }
+  const std::size_t chunks =
+      tasks_for_bytes(bytes * (residual != nullptr ? 3 : 2), config.max_threads);
+  args.stream = use_streaming_stores(config, src, residual, dst, bytes, chunks);
   const std::size_t phase =
       (reinterpret_cast<std::uintptr_t>(dst.data) / sizeof(float)) % kFloatsPerCacheLine;
   parallel_ranges(geometry.elements, chunks, kFloatsPerCacheLine, phase,
                   [&](std::size_t begin, std::size_t end) { kernel(args, begin, end); });
+}
+
+PlaneAffine plane_affine(const AffineRunConfig& config, const TensorGeometry& geometry,
+                         const ConstTensor& src, const ConstTensor* residual,
+                         const MutableTensor& dst, const float* scale, const float* shift,
+                         std::size_t threads) {
+  PlaneAffine plane;
+  kernels::AffineArgs& args = plane.args;
+  args.src = src.data;
+  args.residual = residual != nullptr ? residual->data : nullptr;
+  args.dst = dst.data;
+  args.scale = scale;
+  args.shift = shift;
+  args.channels = geometry.channels;
+  args.period = geometry.channels;  // unused by the channels-first kernel
+  args.lo = config.activation.lo;
+  args.hi = config.activation.hi;
+  args.inner = geometry.channels == 1 ? geometry.elements : geometry.inner;  // as run_affine
+  args.stream =
+      use_streaming_stores(config, src, residual, dst, geometry.elements * sizeof(float), threads);
+  plane.kernel =
+      config.kernels->channels_first[residual != nullptr ? 1 : 0][static_cast<int>(config.clamp)];
+  return plane;
 }
 
 std::vector<float> to_floats(std::string_view op, std::string_view name,

@@ -39,6 +39,22 @@ void run_affine(const AffineRunConfig& config, const ChannelTables& tables,
                 const TensorGeometry& geometry, const ConstTensor& src, const ConstTensor* residual,
                 const MutableTensor& dst);
 
+/// The channels-first kernel and its arguments, for callers that split a run by channel
+/// themselves (the training forward, which folds each slice of channels as its statistics
+/// come in). `scale` / `shift` are plain arrays of the channel count; the kernel reads only
+/// the entries of the planes in the range it is given. `threads` is how many will share the
+/// run (it decides streamed stores as run_affine does).
+struct PlaneAffine {
+  kernels::AffineArgs args;
+  kernels::AffineRangeFn kernel = nullptr;
+  /// Elements [begin, end) of the flat tensor: whole planes when the caller splits by channel.
+  void run(std::size_t begin, std::size_t end) const { kernel(args, begin, end); }
+};
+PlaneAffine plane_affine(const AffineRunConfig& config, const TensorGeometry& geometry,
+                         const ConstTensor& src, const ConstTensor* residual,
+                         const MutableTensor& dst, const float* scale, const float* shift,
+                         std::size_t threads);
+
 /// Rounds each folded value to float once, rejecting any that float cannot hold (named
 /// `name`[c] in the message, e.g. "scale[3]").
 std::vector<float> to_floats(std::string_view op, std::string_view name,

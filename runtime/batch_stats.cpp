@@ -8,6 +8,7 @@
 #include "fold.hpp"
 #include "kernels/moments_kernels.hpp"
 #include "moments.hpp"
+#include "running_update.hpp"
 
 namespace bnrt {
 namespace {
@@ -106,25 +107,33 @@ RunningStats RunningStats::initial(std::size_t channels) {
   return RunningStats{std::vector<float>(channels, 0.0f), std::vector<float>(channels, 1.0f), 0};
 }
 
-void RunningStats::update(const ChannelMoments& batch, const Momentum& momentum) {
+namespace detail {
+
+kernels::RunningUpdateArgs start_running_update(RunningStats& stats, const ChannelMoments& batch,
+                                                const Momentum& momentum) {
   constexpr std::string_view kOp = "running_stats";
-  check_same_channels(kOp, mean.size(), batch.channels(), "batch moments");
-  check_same_channels(kOp, mean.size(), var.size(), "running var");
+  check_same_channels(kOp, stats.mean.size(), batch.channels(), "batch moments");
+  check_same_channels(kOp, stats.mean.size(), stats.var.size(), "running var");
   if (batch.count < 2) batch.unbiased_variance();  // throws the explanatory error
-  num_batches_tracked += 1;
-  const double w = momentum.batch_weight(num_batches_tracked);
-  const double inverse_bessel = 1.0 / static_cast<double>(batch.count - 1);
+  stats.num_batches_tracked += 1;
   // PyTorch's CPU update, term for term: computed in double, rounded once into the float
   // buffers: running = momentum * batch + (1 - momentum) * running, with the unbiased variance.
   // Vectorized (thousands of channels made the scalar loop 5% of a small training step).
   kernels::RunningUpdateArgs args;
   args.batch_mean = batch.mean.data();
   args.batch_m2 = batch.m2.data();
-  args.mean = mean.data();
-  args.var = var.data();
-  args.batch_weight = w;
-  args.inverse_bessel = inverse_bessel;
-  args.channels = mean.size();
+  args.mean = stats.mean.data();
+  args.var = stats.var.data();
+  args.batch_weight = momentum.batch_weight(stats.num_batches_tracked);
+  args.inverse_bessel = 1.0 / static_cast<double>(batch.count - 1);
+  args.channels = stats.mean.size();
+  return args;
+}
+
+}  // namespace detail
+
+void RunningStats::update(const ChannelMoments& batch, const Momentum& momentum) {
+  const kernels::RunningUpdateArgs args = detail::start_running_update(*this, batch, momentum);
   kernels::moments_kernels(active_isa()).update_running(args);
 }
 

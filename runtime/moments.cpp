@@ -40,49 +40,38 @@ constexpr std::size_t kPrefetchAboveBytes = 512 * 1024;
 constexpr std::size_t kMinSliceChannels = 128;
 constexpr std::size_t kSliceAlign = 16;
 
-/// Bytes read per task below which a second thread does not pay (as for the affine pass).
-constexpr std::size_t kMinBytesPerTask = 192 * 1024;
-
 }  // namespace
 
-ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geometry,
-                               int max_threads, MomentsScratch& scratch, StatsPrecision precision) {
+MomentsPlan plan_moments(const ConstTensor& x, const TensorGeometry& geometry, int max_threads,
+                         StatsPrecision precision) {
   const std::size_t channels = geometry.channels;
   const bool fast = precision == StatsPrecision::fast;
-  kernels::MomentsArgs args;
+  MomentsPlan plan;
+  kernels::MomentsArgs& args = plan.args;
   args.src = x.data;
   args.channels = channels;
   // Channels-first with one spatial position is rows of C; channels-last with one channel is
   // one long plane. Each runs better as the other shape (as in the affine pass).
-  const bool rows = (geometry.channels_last && channels > 1) || geometry.inner == 1;
-  ChannelMoments result;
-  result.count = static_cast<std::int64_t>(geometry.elements / channels);
-  result.mean.resize(channels);
-  result.m2.resize(channels);
+  plan.rows = (geometry.channels_last && channels > 1) || geometry.inner == 1;
+  const std::size_t threads = tasks_for_bytes(geometry.elements * sizeof(float), max_threads);
 
-  const std::size_t by_size = geometry.elements * sizeof(float) / kMinBytesPerTask;
-  const std::size_t threads =
-      by_size < 2 ? 1 : static_cast<std::size_t>(usable_threads(max_threads));
-
-  std::size_t blocks = 0;
-  std::size_t row_blocks = 0;
-  if (rows) {
+  if (plan.rows) {
     args.rows = geometry.elements / channels;
     args.block_rows =
         kBlockElements / channels > kMinBlockRows ? kBlockElements / channels : kMinBlockRows;
-    row_blocks = (args.rows + args.block_rows - 1) / args.block_rows;
+    plan.row_blocks = (args.rows + args.block_rows - 1) / args.block_rows;
     args.prefetch = geometry.elements * sizeof(float) > kPrefetchAboveBytes;
     // Too few row blocks to go round (7x7x2048 is one): cut the channels into slices too. A
     // channel's arithmetic is the same in any slice, so this may follow the thread count.
     std::size_t slices = 1;
-    if (row_blocks < threads) {
+    if (plan.row_blocks < threads) {
       const std::size_t wide = channels / kMinSliceChannels;
       slices = wide < threads ? (wide > 0 ? wide : 1) : threads;
     }
     const std::size_t per_slice = (channels + slices - 1) / slices;
     args.slice_channels = (per_slice + kSliceAlign - 1) / kSliceAlign * kSliceAlign;
     args.slices = (channels + args.slice_channels - 1) / args.slice_channels;
-    blocks = row_blocks * args.slices;
+    plan.blocks = plan.row_blocks * args.slices;
   } else {
     args.inner = geometry.channels_last ? geometry.elements : geometry.inner;
     args.samples = geometry.elements / args.inner / channels;
@@ -95,11 +84,36 @@ ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geome
     const std::size_t group = args.inner < kGroupPlanesBelow ? kBlockElements / args.inner : 1;
     args.group = group < args.samples ? group : args.samples;
     const std::size_t groups = (args.samples + args.group - 1) / args.group;
-    blocks = groups * channels * args.segments;
+    plan.blocks = groups * channels * args.segments;
   }
+  const kernels::MomentsKernelTable& table = kernels::moments_kernels(active_isa());
+  plan.kernel = plan.rows ? (fast ? table.channels_last_fast : table.channels_last)
+                          : (fast ? table.channels_first_fast : table.channels_first);
+  plan.chunks = threads < plan.blocks ? threads : plan.blocks;
+  plan.align = plan.rows ? 1 : kernels::kChannelsFirstBlockAlign;
+  return plan;
+}
+
+ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geometry,
+                               int max_threads, MomentsScratch& scratch, StatsPrecision precision) {
+  return compute_moments(plan_moments(x, geometry, max_threads, precision), geometry, scratch);
+}
+
+ChannelMoments compute_moments(MomentsPlan plan, const TensorGeometry& geometry,
+                               MomentsScratch& scratch) {
+  kernels::MomentsArgs& args = plan.args;
+  const std::size_t channels = geometry.channels;
+  const bool rows = plan.rows;
+  const std::size_t blocks = plan.blocks;
+  const std::size_t row_blocks = plan.row_blocks;
+  ChannelMoments result;
+  result.count = static_cast<std::int64_t>(geometry.elements / channels);
+  result.mean.resize(channels);
+  result.m2.resize(channels);
+
   // One block per channel (a single sample's planes, or rows fitting one block): the kernel's
   // per-block results are already the answer, so it writes them straight into the result.
-  const bool single = rows ? row_blocks == 1 : blocks == channels;
+  const bool single = rows ? row_blocks == 1 : plan.per_channel_blocks();
   if (single) {
     args.mean = result.mean.data();
     args.m2 = result.m2.data();
@@ -110,15 +124,8 @@ ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geome
     args.mean = scratch.mean.data();
     args.m2 = scratch.m2.data();
   }
-
-  const kernels::MomentsKernelTable& table = kernels::moments_kernels(active_isa());
-  const kernels::MomentsBlocksFn kernel =
-      rows ? (fast ? table.channels_last_fast : table.channels_last)
-           : (fast ? table.channels_first_fast : table.channels_first);
-  std::size_t chunks = by_size < threads ? by_size : threads;
-  if (chunks > blocks) chunks = blocks;
-  parallel_ranges(blocks, chunks, rows ? 1 : kernels::kChannelsFirstBlockAlign, 0,
-                  [&](std::size_t first, std::size_t end) { kernel(args, first, end); });
+  parallel_ranges(blocks, plan.chunks, plan.align, 0,
+                  [&](std::size_t first, std::size_t end) { plan.kernel(args, first, end); });
 
   if (single) return result;
   std::fill(result.mean.begin(), result.mean.end(), 0.0);

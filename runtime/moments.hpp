@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "bnrt/batch_stats.hpp"
+#include "kernels/moments_kernels.hpp"
 #include "tensor_checks.hpp"
 
 namespace bnrt::detail {
@@ -15,11 +16,34 @@ struct MomentsScratch {
   std::vector<double> m2;
 };
 
+/// How a tensor's moments are computed: the fixed block geometry (kernel arguments without
+/// the outputs), the kernel, and how many chunks of blocks the threads take.
+struct MomentsPlan {
+  kernels::MomentsArgs args;
+  kernels::MomentsBlocksFn kernel = nullptr;
+  bool rows = false;           ///< channels-last (row blocks) rather than channels-first
+  std::size_t blocks = 0;      ///< kernel blocks in all
+  std::size_t row_blocks = 0;  ///< rows: blocks of rows (each cut into args.slices)
+  std::size_t chunks = 1;      ///< contiguous ranges of blocks run as tasks
+  std::size_t align = 1;       ///< chunk edges fall on multiples of this block index
+
+  /// Channels-first with block b = channel b (one group of samples, one segment): each
+  /// channel's moments come from its own block, with no merge.
+  bool per_channel_blocks() const noexcept { return !rows && blocks == args.channels; }
+};
+
+MomentsPlan plan_moments(const ConstTensor& x, const TensorGeometry& geometry, int max_threads,
+                         StatsPrecision precision);
+
 /// Moments of `x` (already validated, with `geometry` from check_tensor; at least one
 /// element), reduced by the kernels of the active ISA.
 ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geometry,
                                int max_threads, MomentsScratch& scratch,
                                StatsPrecision precision = StatsPrecision::exact);
+
+/// The same with a plan already made (plan_moments for the same tensor).
+ChannelMoments compute_moments(MomentsPlan plan, const TensorGeometry& geometry,
+                               MomentsScratch& scratch);
 
 /// Chan et al.'s combination of moments over count_a values with moments over count_b values
 /// (count_b > 0): the union's mean is mean_a + delta * count_b / n and its M2 is

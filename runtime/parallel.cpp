@@ -15,6 +15,13 @@ int usable_threads(int max_threads) noexcept {
   return max_threads > 0 && max_threads < arena ? max_threads : arena;
 }
 
+std::size_t tasks_for_bytes(std::size_t bytes, int max_threads) noexcept {
+  const std::size_t by_size = bytes / kMinBytesPerTask;
+  if (by_size < 2) return 1;
+  const auto threads = static_cast<std::size_t>(usable_threads(max_threads));
+  return by_size < threads ? by_size : threads;
+}
+
 namespace {
 
 std::size_t chunk_boundary(std::size_t total, std::size_t chunks, std::size_t k, std::size_t align,

@@ -3,11 +3,14 @@
 #include "bnrt/training_batch_norm.hpp"
 
 #include <cmath>
+#include <optional>
 
 #include "affine_run.hpp"
 #include "errors.hpp"
 #include "kernels/moments_kernels.hpp"
 #include "moments.hpp"
+#include "parallel.hpp"
+#include "running_update.hpp"
 
 namespace bnrt {
 namespace detail {
@@ -53,13 +56,11 @@ void check_length(std::string_view name, std::size_t got, std::size_t channels) 
   }
 }
 
-/// scale = gamma / sqrt(biased_var + eps), shift = beta - mean * scale, in double, into the
-/// state's reused buffers, by the active ISA's fold kernel. Unlike the eval fold this never
-/// throws: the statistics come from the data, and data with NaN or infinities gives NaN
-/// outputs, as in PyTorch (so does a constant channel with eps = 0).
-void fold_batch_statistics(detail::TrainingBatchNormState& state, const ChannelMoments& moments) {
-  state.scale.resize(state.channels);
-  state.shift.resize(state.channels);
+/// The fold of batch statistics into the state's reused scale / shift buffers (sized by the
+/// caller): scale = gamma / sqrt(biased_var + eps), shift = beta - mean * scale, in double.
+/// Unlike the eval fold this never throws: the statistics come from the data, and data with
+/// NaN or infinities gives NaN outputs, as in PyTorch (so does a constant channel with eps = 0).
+kernels::FoldArgs fold_args(detail::TrainingBatchNormState& state, const ChannelMoments& moments) {
   kernels::FoldArgs args;
   args.mean = moments.mean.data();
   args.m2 = moments.m2.data();
@@ -70,7 +71,75 @@ void fold_batch_statistics(detail::TrainingBatchNormState& state, const ChannelM
   args.scale = state.scale.data();
   args.shift = state.shift.data();
   args.channels = state.channels;
-  kernels::moments_kernels(state.isa).fold(args);
+  return args;
+}
+
+/// The fold over all channels, by the active ISA's kernel.
+void fold_batch_statistics(detail::TrainingBatchNormState& state, const ChannelMoments& moments) {
+  state.scale.resize(state.channels);
+  state.shift.resize(state.channels);
+  kernels::moments_kernels(state.isa).fold(fold_args(state, moments));
+}
+
+/// The whole step for channels-first tensors whose statistics come one block per channel:
+/// each task takes a range of channels through statistics, fold, normalization and running
+/// update, so there is one fork-join instead of two and each thread normalizes the planes it
+/// has just read (batch-1 NCHW on two threads spent as long between the two passes as in
+/// either). Results do not depend on the split: a channel's arithmetic is the same in any
+/// range, and ranges start on multiples of plan.align.
+ChannelMoments run_by_channel(detail::TrainingBatchNormState& state,
+                              const detail::MomentsPlan& plan,
+                              const detail::TensorGeometry& geometry, const ConstTensor& src,
+                              const ConstTensor* residual, const MutableTensor& dst) {
+  const std::size_t channels = state.channels;
+  ChannelMoments moments;
+  moments.count = static_cast<std::int64_t>(geometry.elements / channels);
+  moments.mean.resize(channels);
+  moments.m2.resize(channels);
+  kernels::MomentsArgs stats = plan.args;
+  stats.mean = moments.mean.data();
+  stats.m2 = moments.m2.data();
+
+  state.scale.resize(channels);
+  state.shift.resize(channels);
+  const kernels::FoldArgs fold = fold_args(state, moments);
+  std::optional<kernels::RunningUpdateArgs> update;
+  if (state.options.track_running_stats) {
+    update = detail::start_running_update(state.running, moments, state.options.momentum);
+  }
+  // Each element is read twice and written once.
+  const std::size_t tasks =
+      detail::tasks_for_bytes(3 * geometry.elements * sizeof(float), state.options.max_threads);
+  const detail::PlaneAffine affine = detail::plane_affine(
+      state.config, geometry, src, residual, dst, state.scale.data(), state.shift.data(), tasks);
+  const kernels::MomentsKernelTable& table = kernels::moments_kernels(state.isa);
+  const std::size_t plane = plan.args.inner;
+  const std::size_t samples = plan.args.samples;
+  detail::parallel_ranges(channels, tasks, plan.align, 0, [&](std::size_t c0, std::size_t c1) {
+    plan.kernel(stats, c0, c1);  // statistics first: dst may alias src
+    kernels::FoldArgs slice = fold;
+    slice.mean += c0;
+    slice.m2 += c0;
+    if (slice.gamma != nullptr) slice.gamma += c0;
+    if (slice.beta != nullptr) slice.beta += c0;
+    slice.scale += c0;
+    slice.shift += c0;
+    slice.channels = c1 - c0;
+    table.fold(slice);
+    for (std::size_t n = 0; n < samples; ++n) {
+      affine.run((n * channels + c0) * plane, (n * channels + c1) * plane);
+    }
+    if (update) {
+      kernels::RunningUpdateArgs part = *update;
+      part.batch_mean += c0;
+      part.batch_m2 += c0;
+      part.mean += c0;
+      part.var += c0;
+      part.channels = c1 - c0;
+      table.update_running(part);
+    }
+  });
+  return moments;
 }
 
 }  // namespace
@@ -138,9 +207,11 @@ ChannelMoments TrainingBatchNorm::run_checked(ConstTensor src, const ConstTensor
          "expected more than 1 value per channel in training mode, got src " +
              detail::describe_shape(src) + " (" + std::to_string(per_channel) + " per channel)");
   }
+  const detail::MomentsPlan plan =
+      detail::plan_moments(src, geometry, state.options.max_threads, StatsPrecision::fast);
+  if (plan.per_channel_blocks()) return run_by_channel(state, plan, geometry, src, residual, dst);
   // Statistics first: dst may alias src.
-  const ChannelMoments moments = detail::compute_moments(src, geometry, state.options.max_threads,
-                                                         state.scratch, StatsPrecision::fast);
+  const ChannelMoments moments = detail::compute_moments(plan, geometry, state.scratch);
   fold_batch_statistics(state, moments);
   state.tables.assign(state.scale, state.shift);
   detail::run_affine(state.config, state.tables, geometry, src, residual, dst);

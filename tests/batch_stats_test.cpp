@@ -143,7 +143,8 @@ bool bitwise_equal(const ChannelMoments& a, const ChannelMoments& b) {
          std::memcmp(a.m2.data(), b.m2.data(), a.m2.size() * sizeof(double)) == 0;
 }
 
-// Both the exact moments and the training forward's fast ones, with 1, 2 and 3 threads (an
+// The exact moments, the training forward's fast ones, its output and its running statistics,
+// with 1, 2 and 3 threads (an
 // arena of 3 splits the blocks in three even on two cores; thirds of 1 x 4000 small planes
 // fall between the AVX-512 kernel's sixteen-plane groups unless the split respects them, and
 // channels-last tensors of few rows are cut into as many channel slices as threads).
@@ -152,34 +153,41 @@ TEST(MomentsDeterminism, ThreadCountNeverChangesABit) {
   for (Isa isa : all_isas()) {
     if (!isa_supported(isa)) continue;
     IsaScope scope(isa);
-    for (const auto& [layout, dims] :
-         std::vector<std::pair<Layout, std::vector<std::int64_t>>>{{Layout::nchw, {4, 64, 56, 56}},
-                                                                   {Layout::nhwc, {4, 56, 56, 64}},
-                                                                   {Layout::nhwc, {2, 7, 7, 2048}},
-                                                                   {Layout::nchw, {1, 3, 300, 300}},
-                                                                   {Layout::nchw, {1, 4000, 7, 7}},
-                                                                   {Layout::nchw, {32, 500, 7, 7}},
-                                                                   {Layout::ncl, {3000, 7, 37}},
+    for (const auto& [layout, dims] : std::vector<std::pair<Layout, std::vector<std::int64_t>>>{
+             {Layout::nchw, {4, 64, 56, 56}},
+             {Layout::nhwc, {4, 56, 56, 64}},
+             {Layout::nhwc, {2, 7, 7, 2048}},
+             {Layout::nchw, {1, 3, 300, 300}},
+             {Layout::nchw, {1, 4000, 7, 7}},
+             {Layout::nchw, {32, 500, 7, 7}},
+             {Layout::ncl, {3000, 7, 37}},
+             {Layout::ncl, {64, 700, 3}},      // planes narrower than a vector, split by channel
              {Layout::nhwc, {1, 9, 9, 2061}},  // one row block: channel slices per thread
              {Layout::nc, {256, 1029}}}) {
       const auto x = channel_data(rng, layout, dims, 3.0, 1.0);
       const std::size_t channels =
           static_cast<std::size_t>(dims[static_cast<std::size_t>(layout_channel_axis(layout))]);
-      std::vector<float> y(x.size());
+      std::vector<float> y[3];
       ChannelMoments exact[3], fast[3];
+      RunningStats running[3];
       for (int threads = 1; threads <= 3; ++threads) {
+        y[threads - 1].resize(x.size());
         tbb::task_arena(threads).execute([&] {
           exact[threads - 1] = batch_moments(ConstTensor(x.data(), dims, layout));
           TrainingBatchNorm bn = TrainingBatchNorm::create(channels, {}, {});
-          fast[threads - 1] =
-              bn.run(ConstTensor(x.data(), dims, layout), MutableTensor(y.data(), dims, layout));
+          fast[threads - 1] = bn.run(ConstTensor(x.data(), dims, layout),
+                                     MutableTensor(y[threads - 1].data(), dims, layout));
+          running[threads - 1] = bn.running_stats();
         });
       }
       for (int threads = 2; threads <= 3; ++threads) {
-        EXPECT_TRUE(bitwise_equal(exact[0], exact[threads - 1]))
-            << isa_name(isa) << " " << dims_text(dims) << " exact, " << threads << " threads";
-        EXPECT_TRUE(bitwise_equal(fast[0], fast[threads - 1]))
-            << isa_name(isa) << " " << dims_text(dims) << " fast, " << threads << " threads";
+        const std::string where =
+            std::string(isa_name(isa)) + " " + dims_text(dims) + ", " + std::to_string(threads);
+        EXPECT_TRUE(bitwise_equal(exact[0], exact[threads - 1])) << where << " threads, exact";
+        EXPECT_TRUE(bitwise_equal(fast[0], fast[threads - 1])) << where << " threads, fast";
+        EXPECT_EQ(y[0], y[threads - 1]) << where << " threads, training output";
+        EXPECT_EQ(running[0].mean, running[threads - 1].mean) << where << " threads";
+        EXPECT_EQ(running[0].var, running[threads - 1].var) << where << " threads";
       }
     }
   }

@@ -183,6 +183,10 @@ void small_planes_moments_fast(const MomentsArgs& args, std::size_t first) noexc
   vec sums[kLanes];
   vec squares[kLanes];
   alignas(64) float shifts[kLanes];
+  // Loop-invariant split of a plane into whole vectors and a masked tail (computed here, the
+  // tail mask is set up once per call instead of once per plane).
+  const std::size_t whole = inner / kLanes * kLanes;
+  const std::size_t tail = inner - whole;
   for (std::size_t p = 0; p < kLanes; ++p) {
     const float* x = args.src + (first + p) * inner;
     // The plane's first value as shift: averaging the first eight would cost as much as the
@@ -191,14 +195,13 @@ void small_planes_moments_fast(const MomentsArgs& args, std::size_t first) noexc
     shifts[p] = x[0];
     const vec shift = Ops::broadcast(shifts[p]);
     vec s = Ops::broadcast(0.0f), q = s;
-    std::size_t i = 0;
-    for (; i + kLanes <= inner; i += kLanes) {
+    for (std::size_t i = 0; i < whole; i += kLanes) {
       const vec d = Ops::load(x + i) - shift;
       s = s + d;
       q = Ops::fma(d, d, q);
     }
-    if (i < inner) {
-      const vec d = Ops::sub_first(Ops::load_partial(x + i, inner - i), shift, inner - i);
+    if (tail != 0) {
+      const vec d = Ops::sub_first(Ops::load_partial(x + whole, tail), shift, tail);
       s = s + d;
       q = Ops::fma(d, d, q);
     }
