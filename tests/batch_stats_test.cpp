@@ -161,7 +161,8 @@ TEST(MomentsDeterminism, ThreadCountNeverChangesABit) {
              {Layout::nchw, {1, 4000, 7, 7}},
              {Layout::nchw, {32, 500, 7, 7}},
              {Layout::ncl, {3000, 7, 37}},
-             {Layout::ncl, {64, 700, 3}},      // planes narrower than a vector, split by channel
+             {Layout::ncl, {64, 700, 3}},      // planes narrower than a vector
+             {Layout::ncl, {1, 40000, 5}},     // the same, one sample: split by channel
              {Layout::nhwc, {1, 9, 9, 2061}},  // one row block: channel slices per thread
              {Layout::nc, {256, 1029}}}) {
       const auto x = channel_data(rng, layout, dims, 3.0, 1.0);
