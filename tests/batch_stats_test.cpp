@@ -320,19 +320,33 @@ TEST(RunningStats, Errors) {
 
 // ---- the training-mode op -----------------------------------------------------------------
 
+// Small tensors (one task), and one-sample tensors large enough to be split by channel
+// between three tasks (the training forward's single-pass path), every layout.
 TEST(TrainingBatchNorm, NormalizesWithBiasedBatchStatisticsEveryLayout) {
   auto rng = make_rng(9);
-  for (Layout layout : all_layouts()) {
-    const auto dims = make_dims(layout, 3, 17, layout == Layout::nc ? 1 : 23);
+  for (const auto& [layout, dims] : [] {
+         std::vector<std::pair<Layout, std::vector<std::int64_t>>> cases;
+         for (Layout layout : all_layouts()) {
+           const bool rows = layout == Layout::nc;
+           cases.emplace_back(layout, make_dims(layout, 3, 17, rows ? 1 : 23));
+           cases.emplace_back(
+               layout, rows ? std::vector<std::int64_t>{2, 60001} : make_dims(layout, 1, 603, 101));
+         }
+         return cases;
+       }()) {
+    const std::size_t channels =
+        static_cast<std::size_t>(dims[static_cast<std::size_t>(layout_channel_axis(layout))]);
     const auto x = channel_data(rng, layout, dims, 7.0, 2.0);
     const auto r = random_floats(rng, x.size(), -1.0, 1.0);
-    const auto gamma = random_floats(rng, 17, 0.5, 2.0);
-    const auto beta = random_floats(rng, 17, -1.0, 1.0);
+    const auto gamma = random_floats(rng, channels, 0.5, 2.0);
+    const auto beta = random_floats(rng, channels, -1.0, 1.0);
     TrainingBatchNorm bn = TrainingBatchNorm::create(
-        17, gamma, beta, {.eps = 1e-3, .activation = Activation::relu6()});
+        channels, gamma, beta, {.eps = 1e-3, .activation = Activation::relu6()});
     std::vector<float> y(x.size());
-    bn.run(ConstTensor(x.data(), dims, layout), ConstTensor(r.data(), dims, layout),
-           MutableTensor(y.data(), dims, layout));
+    tbb::task_arena(3).execute([&] {
+      bn.run(ConstTensor(x.data(), dims, layout), ConstTensor(r.data(), dims, layout),
+             MutableTensor(y.data(), dims, layout));
+    });
 
     const auto moments = reference::moments(x, layout, dims);
     reference::BatchNormCase ref;
@@ -344,7 +358,7 @@ TEST(TrainingBatchNorm, NormalizesWithBiasedBatchStatisticsEveryLayout) {
     ref.lo = 0.0;
     ref.hi = 6.0;
     EXPECT_TRUE(matches_reference(y.data(), reference::batch_norm(ref, x, &r, layout, dims)))
-        << layout_name(layout);
+        << layout_name(layout) << " " << dims_text(dims);
   }
 }
 
