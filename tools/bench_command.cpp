@@ -57,31 +57,22 @@ Options parse_options(const std::vector<std::string>& args) {
                           bench::Op::train};
     first = 1;
   }
-  for (std::size_t i = first; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) throw UsageError(arg + " needs a value");
-      return args[++i];
-    };
-    if (arg == "--help" || arg == "-h") {
-      throw UsageError("");
-    } else if (arg == "--json") {
+  for (ArgWalker walker(args, first); walker.next();) {
+    const std::string& arg = walker.arg();
+    if (parse_timing_option(walker, options.timing)) continue;
+    if (arg == "--json") {
       options.json = true;
     } else if (arg == "--no-tiny") {
       options.ladder.tiny = false;
     } else if (arg == "--batch") {
       options.ladder.batches.clear();
-      for (const auto& item : split_list(value())) {
+      for (const auto& item : split_list(walker.value())) {
         options.ladder.batches.push_back(parse_integer("--batch", item, 1, 1024));
       }
     } else if (arg == "--threads") {
-      options.ladder.threads = parse_int_list("--threads", value(), 1, 1024);
+      options.ladder.threads = parse_int_list("--threads", walker.value(), 1, 1024);
     } else if (arg == "--layouts") {
-      options.ladder.layouts = parse_layout_list("--layouts", value());
-    } else if (arg == "--rounds") {
-      options.timing.rounds = static_cast<int>(parse_integer("--rounds", value(), 1, 1000));
-    } else if (arg == "--sample-ms") {
-      options.timing.sample_seconds = parse_number("--sample-ms", value(), 0.01) / 1000.0;
+      options.ladder.layouts = parse_layout_list("--layouts", walker.value());
     } else {
       throw UsageError("unknown option '" + arg + "'");
     }

@@ -88,6 +88,53 @@ inline std::vector<Layout> parse_layout_list(const std::string& option, const st
   return layouts;
 }
 
+/// Walks a subcommand's arguments left to right; options that take values pull them with
+/// value() or operand(), so the parsers are a chain of `if (walker.arg() == ...)`.
+class ArgWalker {
+ public:
+  explicit ArgWalker(const std::vector<std::string>& args, std::size_t first = 0)
+      : args_(args), next_(first) {}
+
+  /// Moves to the next argument; false when there is none. --help and -h end the parse (an
+  /// empty UsageError, which parse_or_print_help turns into the usage text).
+  bool next() {
+    if (next_ >= args_.size()) return false;
+    current_ = next_++;
+    if (arg() == "--help" || arg() == "-h") throw UsageError("");
+    return true;
+  }
+  const std::string& arg() const { return args_[current_]; }
+  /// The argument after the current option, consumed; a usage error when there is none.
+  const std::string& value() {
+    if (next_ >= args_.size()) throw UsageError(arg() + " needs a value");
+    return args_[next_++];
+  }
+  /// The next argument when it is not an option (does not start with '-'), consumed.
+  const std::string* operand() {
+    if (next_ >= args_.size() || args_[next_].rfind("-", 0) == 0) return nullptr;
+    return &args_[next_++];
+  }
+
+ private:
+  const std::vector<std::string>& args_;
+  std::size_t next_ = 0;
+  std::size_t current_ = 0;
+};
+
+/// The benchmark commands' shared timing options, --rounds N and --sample-ms MS, into any
+/// struct with `rounds` and `sample_seconds`. True when the current argument was one of them.
+template <class Timing>
+bool parse_timing_option(ArgWalker& walker, Timing& timing) {
+  if (walker.arg() == "--rounds") {
+    timing.rounds = static_cast<int>(parse_integer("--rounds", walker.value(), 1, 1000));
+  } else if (walker.arg() == "--sample-ms") {
+    timing.sample_seconds = parse_number("--sample-ms", walker.value(), 0.01) / 1000.0;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 /// Runs a subcommand's option parser. `--help` (thrown as an empty UsageError) prints `usage`
 /// and gives nullopt (exit 0); any other usage error is rethrown naming the command's --help.
 template <class Parse>

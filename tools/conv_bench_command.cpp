@@ -54,28 +54,19 @@ struct Options {
 
 Options parse_options(const std::vector<std::string>& args) {
   Options options;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) throw UsageError(arg + " needs a value");
-      return args[++i];
-    };
-    if (arg == "--help" || arg == "-h") {
-      throw UsageError("");
-    } else if (arg == "--json") {
+  for (ArgWalker walker(args); walker.next();) {
+    const std::string& arg = walker.arg();
+    if (parse_timing_option(walker, options.timing)) continue;
+    if (arg == "--json") {
       options.json = true;
     } else if (arg == "--layers") {
-      options.layers = split_list(value());
+      options.layers = split_list(walker.value());
     } else if (arg == "--threads") {
-      options.threads = parse_int_list("--threads", value(), 1, 1024);
+      options.threads = parse_int_list("--threads", walker.value(), 1, 1024);
     } else if (arg == "--layouts") {
-      options.layouts = parse_layout_list("--layouts", value());
-    } else if (arg == "--rounds") {
-      options.timing.rounds = static_cast<int>(parse_integer("--rounds", value(), 1, 1000));
-    } else if (arg == "--sample-ms") {
-      options.timing.sample_seconds = parse_number("--sample-ms", value(), 0.01) / 1000.0;
+      options.layouts = parse_layout_list("--layouts", walker.value());
     } else if (arg == "--with") {
-      options.with_file = value();
+      options.with_file = walker.value();
     } else {
       throw UsageError("unknown option '" + arg + "'");
     }

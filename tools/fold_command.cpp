@@ -43,18 +43,12 @@ struct Options {
 
 Options parse_options(const std::vector<std::string>& args) {
   Options options;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) throw UsageError(arg + " needs a value");
-      return args[++i];
-    };
-    if (arg == "--help" || arg == "-h") {
-      throw UsageError("");
-    } else if (arg == "-o" || arg == "--output") {
-      options.output = value();
+  for (ArgWalker walker(args); walker.next();) {
+    const std::string& arg = walker.arg();
+    if (arg == "-o" || arg == "--output") {
+      options.output = walker.value();
     } else if (arg == "--report") {
-      options.report = value();
+      options.report = walker.value();
     } else if (arg == "--verify") {
       options.verify = true;
     } else if (arg == "--dry-run") {
@@ -65,14 +59,13 @@ Options parse_options(const std::vector<std::string>& args) {
       options.fold.into_consumers = false;
     } else if (arg == "--seed") {
       options.verify_options.seed =
-          static_cast<std::uint64_t>(parse_integer("--seed", value(), 0, 1L << 62));
+          static_cast<std::uint64_t>(parse_integer("--seed", walker.value(), 0, 1L << 62));
     } else if (arg == "--keep") {
       // Names up to the next option.
-      if (i + 1 >= args.size() || args[i + 1].rfind("-", 0) == 0) {
-        throw UsageError("--keep needs at least one node name");
-      }
-      while (i + 1 < args.size() && args[i + 1].rfind("-", 0) != 0) {
-        for (const auto& name : split_list(args[++i])) options.fold.keep.push_back(name);
+      const std::string* names = walker.operand();
+      if (names == nullptr) throw UsageError("--keep needs at least one node name");
+      for (; names != nullptr; names = walker.operand()) {
+        for (const auto& name : split_list(*names)) options.fold.keep.push_back(name);
       }
     } else if (arg.rfind("-", 0) == 0 && arg != "-") {
       throw UsageError("unknown option '" + arg + "'");
