@@ -137,11 +137,15 @@ ChannelMoments compute_moments(MomentsPlan plan, const TensorGeometry& geometry,
       const double n = static_cast<double>(
           args.rows - first_row < args.block_rows ? args.rows - first_row : args.block_rows);
       const MergeWeights w(merged, n);
-      const double* mean = args.mean + block * channels;
-      const double* m2 = args.m2 + block * channels;
-      for (std::size_t c = 0; c < channels; ++c) {
-        merge_moments(w, result.mean[c], result.m2[c], mean[c], m2[c]);
-      }
+      kernels::MergeArgs merge;
+      merge.mean = result.mean.data();
+      merge.m2 = result.m2.data();
+      merge.block_mean = args.mean + block * channels;
+      merge.block_m2 = args.m2 + block * channels;
+      merge.weight_mean = w.mean;
+      merge.weight_m2 = w.m2;
+      merge.channels = channels;
+      kernels::moments_kernels(active_isa()).merge(merge);  // per channel as merge_moments
       merged += n;
     }
   } else {

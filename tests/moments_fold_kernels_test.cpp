@@ -1,7 +1,8 @@
 // The training step's per-channel kernels on every ISA: the fold of batch moments into
 // scale / shift (AVX-512 takes 1 / sqrt through an estimate and Newton steps, the others a
 // square root and a division) against a long-double reference, its edge values, and the
-// running-stat update, which must give the scalar formula's bits on every ISA.
+// running-stat update and the merge of block moments, which must give the scalar formulas'
+// bits on every ISA.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,6 +10,7 @@
 #include <random>
 
 #include "kernels/moments_kernels.hpp"
+#include "moments.hpp"
 #include "test_util.hpp"
 
 namespace bnrt::testing {
@@ -134,6 +136,39 @@ TEST(MomentsFoldKernels, RunningUpdateIsTheScalarFormulaBitForBit) {
     kernels::moments_kernels(isa).update_running(args);
     EXPECT_EQ(mean, want_mean) << isa_name(isa);
     EXPECT_EQ(var, want_var) << isa_name(isa);
+  }
+}
+
+// The channels-last merge of block results: Chan's update term for term on every ISA.
+TEST(MomentsFoldKernels, BlockMergeIsTheScalarMergeBitForBit) {
+  auto rng = make_rng(23);
+  std::uniform_real_distribution<double> value(-3.0, 3.0);
+  std::vector<double> mean(kChannels), m2(kChannels), block_mean(kChannels), block_m2(kChannels);
+  for (std::size_t c = 0; c < kChannels; ++c) {
+    mean[c] = value(rng);
+    m2[c] = std::fabs(value(rng)) * 40.0;
+    block_mean[c] = value(rng);
+    block_m2[c] = std::fabs(value(rng)) * 30.0;
+  }
+  const detail::MergeWeights weights(256.0, 49.0);
+  std::vector<double> want_mean = mean, want_m2 = m2;
+  for (std::size_t c = 0; c < kChannels; ++c) {
+    detail::merge_moments(weights, want_mean[c], want_m2[c], block_mean[c], block_m2[c]);
+  }
+  for (Isa isa : all_isas()) {
+    if (!isa_supported(isa)) continue;
+    std::vector<double> got_mean = mean, got_m2 = m2;
+    kernels::MergeArgs args;
+    args.mean = got_mean.data();
+    args.m2 = got_m2.data();
+    args.block_mean = block_mean.data();
+    args.block_m2 = block_m2.data();
+    args.weight_mean = weights.mean;
+    args.weight_m2 = weights.m2;
+    args.channels = kChannels;
+    kernels::moments_kernels(isa).merge(args);
+    EXPECT_EQ(got_mean, want_mean) << isa_name(isa);
+    EXPECT_EQ(got_m2, want_m2) << isa_name(isa);
   }
 }
 

@@ -398,7 +398,8 @@ constexpr MomentsKernelTable make_moments_table() noexcept {
                             &channels_first_moments_fast<Ops>,
                             &channels_last_moments_fast<Ops>,
                             &fold_moments<Ops>,
-                            &update_running<Ops>};
+                            &update_running<Ops>,
+                            &merge_block<Ops>};
 }
 
 }  // namespace bnrt::kernels

@@ -382,4 +382,29 @@ void update_running(const RunningUpdateArgs& args) noexcept {
   }
 }
 
+template <class Ops>
+void merge_block(const MergeArgs& args) noexcept {
+  using vecd = typename Ops::vecd;
+  constexpr std::size_t kLanes = Ops::dlanes;
+  double* const mean = args.mean;  // locals: see fold_moments
+  double* const m2 = args.m2;
+  const double* const block_mean = args.block_mean;
+  const double* const block_m2 = args.block_m2;
+  const vecd weight_mean = Ops::broadcast_d(args.weight_mean);
+  const vecd weight_m2 = Ops::broadcast_d(args.weight_m2);
+  std::size_t c = 0;
+  for (; c + kLanes <= args.channels; c += kLanes) {
+    const vecd a = Ops::load_d(mean + c);
+    const vecd delta = Ops::load_d(block_mean + c) - a;
+    Ops::store_d(mean + c, a + delta * weight_mean);
+    Ops::store_d(m2 + c,
+                 Ops::load_d(m2 + c) + (Ops::load_d(block_m2 + c) + delta * delta * weight_m2));
+  }
+  for (; c < args.channels; ++c) {
+    const double delta = block_mean[c] - mean[c];
+    mean[c] += delta * args.weight_mean;
+    m2[c] += block_m2[c] + delta * delta * args.weight_m2;
+  }
+}
+
 }  // namespace bnrt::kernels

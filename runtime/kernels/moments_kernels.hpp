@@ -100,6 +100,21 @@ struct RunningUpdateArgs {
 };
 using RunningUpdateFn = void (*)(const RunningUpdateArgs& args) noexcept;
 
+/// Chan's merge of one channels-last block's moments into the running result, per channel
+/// (see merge_moments in moments.hpp; the same terms, no fused multiply-add, so every ISA
+/// gives the scalar formula's bits): delta = b_mean - mean, mean += delta * weight_mean,
+/// m2 += b_m2 + delta * delta * weight_m2.
+struct MergeArgs {
+  double* mean = nullptr;
+  double* m2 = nullptr;
+  const double* block_mean = nullptr;
+  const double* block_m2 = nullptr;
+  double weight_mean = 0.0;
+  double weight_m2 = 0.0;
+  std::size_t channels = 0;
+};
+using MergeFn = void (*)(const MergeArgs& args) noexcept;
+
 struct MomentsKernelTable {
   // Exact: every value widened to double before it is summed (batch_moments, accumulators).
   MomentsBlocksFn channels_first;
@@ -109,6 +124,7 @@ struct MomentsKernelTable {
   MomentsBlocksFn channels_last_fast;
   FoldFn fold;
   RunningUpdateFn update_running;
+  MergeFn merge;
 };
 
 /// The table for `isa`; the caller guarantees the CPU supports it.
