@@ -121,14 +121,33 @@ void print_json(const std::vector<bench::BatchNormCase>& cases, const Results& r
   }
 }
 
-void print_table(const std::vector<bench::BatchNormCase>& cases, const Results& results,
-                 const Options& options) {
-  std::printf(
-      "# bnrt bench: eval-mode batch norm, out of place, fp32; medians of %d interleaved "
-      "samples of %.1f ms\n",
-      options.timing.rounds, options.timing.sample_seconds * 1e3);
+/// A table cell: the value in `format`, or "-" when there is none (a peer not measured).
+std::string cell(std::optional<double> value, const char* format) {
+  char text[32];
+  if (value) {
+    std::snprintf(text, sizeof text, format, *value);
+  } else {
+    std::snprintf(text, sizeof text, "-");
+  }
+  return text;
+}
+
+/// scale * a / b when both were measured.
+std::optional<double> ratio(std::optional<double> a, std::optional<double> b, double scale = 1.0) {
+  return a && b ? std::optional(scale * *a / *b) : std::nullopt;
+}
+
+/// The two header lines every table starts with: what was measured, how, and on what.
+void print_header(const char* what, const Options& options) {
+  std::printf("# %s, out of place, fp32; medians of %d interleaved samples of %.1f ms\n", what,
+              options.timing.rounds, options.timing.sample_seconds * 1e3);
   std::printf("# machine: %s; bnrt ISA: %s\n", describe_machine().c_str(),
               std::string(isa_name(active_isa())).c_str());
+}
+
+void print_table(const std::vector<bench::BatchNormCase>& cases, const Results& results,
+                 const Options& options) {
+  print_header("bnrt bench: eval-mode batch norm", options);
   std::printf(
       "# %%memcpy = bnrt bandwidth / memcpy bandwidth of the same bytes (100 = at the roof);\n");
   std::printf("# x naive, x onednn = their time / bnrt time (above 1: bnrt is faster)\n");
@@ -147,36 +166,21 @@ void print_table(const std::vector<bench::BatchNormCase>& cases, const Results& 
     const auto copy = peer(bench::Impl::memcpy);
     const auto naive = peer(bench::Impl::naive);
     const auto onednn = peer(bench::Impl::onednn);
-    auto cell = [](std::optional<double> v, const char* format) {
-      char text[32];
-      if (v)
-        std::snprintf(text, sizeof text, format, *v);
-      else
-        std::snprintf(text, sizeof text, "-");
-      return std::string(text);
-    };
     std::printf(
         "%-16s %-6s %3d %11s %8s %11s %8s %8s %11s %8s %11s %8s\n", c.shape_text().c_str(),
         std::string(layout_name(c.layout)).c_str(), c.threads, cell(us, "%.2f").c_str(),
         cell(gigabytes_per_second(c, *us), "%.1f").c_str(), cell(copy, "%.2f").c_str(),
         cell(copy ? std::optional(gigabytes_per_second(c, *copy)) : std::nullopt, "%.1f").c_str(),
-        cell(copy ? std::optional(100.0 * *copy / *us) : std::nullopt, "%.0f").c_str(),
-        cell(naive, "%.2f").c_str(),
-        cell(naive ? std::optional(*naive / *us) : std::nullopt, "%.2f").c_str(),
-        cell(onednn, "%.2f").c_str(),
-        cell(onednn ? std::optional(*onednn / *us) : std::nullopt, "%.2f").c_str());
+        cell(ratio(copy, us, 100.0), "%.0f").c_str(), cell(naive, "%.2f").c_str(),
+        cell(ratio(naive, us), "%.2f").c_str(), cell(onednn, "%.2f").c_str(),
+        cell(ratio(onednn, us), "%.2f").c_str());
   }
 }
 
 /// Training table: one row per bnrt training case, with its group's peers.
 void print_training_table(const std::vector<bench::BatchNormCase>& cases, const Results& results,
                           const Options& options) {
-  std::printf(
-      "# bnrt bench train: training-mode batch norm, out of place, fp32; medians of %d "
-      "interleaved samples of %.1f ms\n",
-      options.timing.rounds, options.timing.sample_seconds * 1e3);
-  std::printf("# machine: %s; bnrt ISA: %s\n", describe_machine().c_str(),
-              std::string(isa_name(active_isa())).c_str());
+  print_header("bnrt bench train: training-mode batch norm", options);
   std::printf(
       "# %%read = memcpy time / statistics-pass time (memcpy reads the same bytes and writes "
       "them too)\n# exact = batch_moments (StatsPrecision::exact, recalibration); fast = the "
@@ -199,17 +203,6 @@ void print_training_table(const std::vector<bench::BatchNormCase>& cases, const 
     const auto eval = time_of(bench::Impl::bnrt, bench::Op::eval);
     const auto copy = time_of(bench::Impl::memcpy, bench::Op::eval);
     const auto onednn = time_of(bench::Impl::onednn, bench::Op::train);
-    auto cell = [](std::optional<double> v, const char* format) {
-      char text[32];
-      if (v)
-        std::snprintf(text, sizeof text, format, *v);
-      else
-        std::snprintf(text, sizeof text, "-");
-      return std::string(text);
-    };
-    auto ratio = [](std::optional<double> a, std::optional<double> b, double scale) {
-      return a && b ? std::optional(scale * *a / *b) : std::nullopt;
-    };
     std::printf("%-16s %-6s %3d %9s %6s %9s %6s %9s %9s %10s %10s %8s\n", c.shape_text().c_str(),
                 std::string(layout_name(c.layout)).c_str(), c.threads, cell(stats, "%.2f").c_str(),
                 cell(ratio(copy, stats, 100.0), "%.0f").c_str(), cell(fast, "%.2f").c_str(),
