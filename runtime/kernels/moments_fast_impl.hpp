@@ -67,12 +67,13 @@ struct TileTotals {
   }
 };
 
-/// kChannels consecutive blocks of one group of long planes (at least one float run of whole
-/// vectors each): sample by sample, each channel's plane in runs of up to kFloatRun vectors
-/// per lane (two accumulator pairs, for latency), each run widened into the channel's double
-/// totals. Walking the tile's planes side by side in each sample keeps the reads sequential
-/// (one channel at a time through 32 samples read 3 KB runs 800 KB apart for 32x256x28x28,
-/// and took 1.5x as long). A channel's arithmetic does not depend on kChannels.
+/// kChannels consecutive blocks of long planes (at least one float run of whole vectors each):
+/// sample by sample, each channel's plane in runs of up to kFloatRun vectors per lane (two
+/// accumulator pairs, for latency), each run widened into the channel's double totals. With
+/// one channel it reduces the one-plane blocks of large planes; tiles serve grouped planes on
+/// narrow ISAs, where 64 values already make a long plane (SSE2, scalar), and walk the tile's
+/// planes side by side in each sample so the reads stay in memory order. A channel's
+/// arithmetic does not depend on kChannels.
 template <class Ops, std::size_t kChannels>
 void long_planes_moments_fast(const MomentsArgs& args, std::size_t first_block) noexcept {
   using vec = typename Ops::vec;
