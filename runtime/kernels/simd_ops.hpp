@@ -207,6 +207,8 @@ struct SimdOps {
     static_assert(is_avx512, "a double-precision estimate needs AVX-512");
     return _mm512_rsqrt14_pd(a);
   }
+  /// Lane k = the sum of the lanes of v[k]: dlanes horizontal sums at the cost of about one.
+  static vecd sums_d(const vecd (&v)[dlanes]) noexcept { return xsimd::haddp(v); }
   static vecd select_d(const typename vecd::batch_bool_type& mask, const vecd& a,
                        const vecd& b) noexcept {
     return xsimd::select(mask, a, b);
