@@ -23,6 +23,12 @@ constexpr std::size_t kBlockElements = 65536;
 /// otherwise costs as much as the pass over the data.
 constexpr std::size_t kMinBlockRows = 256;
 
+/// Channels-last row blocks come in multiples of this (when there are several) and are cut
+/// evenly, so that two or four threads get equal shares: blocks of a fixed size left one
+/// thread with twice the other's rows on 784-row tensors (1x28x28x512: three blocks of 256
+/// and one of 16).
+constexpr std::size_t kRowBlocksMultiple = 4;
+
 /// Channels-first planes shorter than this are grouped across samples. A group's block reads
 /// one channel's planes a sample apart; the kernels walk a few channels side by side, but
 /// per-plane blocks, read in memory order, are faster once a plane can carry its own finish
@@ -57,8 +63,13 @@ MomentsPlan plan_moments(const ConstTensor& x, const TensorGeometry& geometry, i
 
   if (plan.rows) {
     args.rows = geometry.elements / channels;
-    args.block_rows =
+    const std::size_t most_rows =
         kBlockElements / channels > kMinBlockRows ? kBlockElements / channels : kMinBlockRows;
+    std::size_t row_blocks = (args.rows + most_rows - 1) / most_rows;
+    if (row_blocks > 1) {
+      row_blocks = (row_blocks + kRowBlocksMultiple - 1) / kRowBlocksMultiple * kRowBlocksMultiple;
+    }
+    args.block_rows = (args.rows + row_blocks - 1) / row_blocks;
     plan.row_blocks = (args.rows + args.block_rows - 1) / args.block_rows;
     args.prefetch = geometry.elements * sizeof(float) > kPrefetchAboveBytes;
     // Too few row blocks to go round (7x7x2048 is one): cut the channels into slices too. A
