@@ -258,46 +258,53 @@ void channels_first_moments_fast(const MomentsArgs& args, std::size_t first,
 /// Channels-last, a tile of kVectors float vectors (kVectors * lanes channels; `used` of the
 /// last vector's lanes when partial) over rows [row_begin, row_end): float runs of kFloatRun
 /// rows with the shift, sums and sums of squares in registers (3 per vector, so a tile is 128
-/// channels on AVX-512), widened after each run into double accumulators kept in a small
-/// stack array. Wide tiles matter: a block is walked once per tile, and every walk after the
-/// first reads the block again (from L2 at best).
+/// channels on AVX-512), widened after each run into double totals. The steps are split out
+/// (start, one run, finish) so that a walk may take the runs of several tiles in turn (see
+/// run_major_moments_fast) with each tile's arithmetic unchanged.
 template <class Ops, std::size_t kVectors, bool kPartial>
-inline void tile_moments_fast(const MomentsArgs& args, std::size_t block, std::size_t row_begin,
-                              std::size_t row_end, std::size_t c0, std::size_t used,
-                              std::size_t prefetch_floats = 0) noexcept {
+struct FastTile {
   using vec = typename Ops::vec;
   using vecd = typename Ops::vecd;
-  constexpr std::size_t kLanes = Ops::lanes;
-  constexpr std::size_t kHalf = Ops::dlanes;
-  constexpr std::size_t kHalves = kLanes / kHalf;
-  const std::size_t channels = args.channels;
-  auto load = [&](const float* p) {
+  static constexpr std::size_t kLanes = Ops::lanes;
+  static constexpr std::size_t kHalf = Ops::dlanes;
+  static constexpr std::size_t kHalves = kLanes / kHalf;
+  vec shift[kVectors];
+  vecd total_s[kVectors][kHalves], total_q[kVectors][kHalves];
+
+  static vec load(const float* p, std::size_t used) noexcept {
     if constexpr (kPartial) {
       return Ops::load_partial(p, used);  // kVectors == 1 here
     } else {
       return Ops::load(p);
     }
-  };
-  vec shift[kVectors];
-  const std::size_t sample =
-      row_end - row_begin < kShiftSample ? row_end - row_begin : kShiftSample;
-  const vec inverse_sample = Ops::broadcast(1.0f / static_cast<float>(sample));
-  for (std::size_t v = 0; v < kVectors; ++v) {
-    vec sum = Ops::broadcast(0.0f);
-    for (std::size_t k = 0; k < sample; ++k) {
-      sum = sum + load(args.src + (row_begin + k) * channels + c0 + v * kLanes);
+  }
+
+  /// The shift (mean of the first kShiftSample rows) and zero totals. Totals are vectors set
+  /// from a zero register: a zero-initialized double array became a memset that cost a fifth
+  /// of the kernel on short blocks.
+  void start(const MomentsArgs& args, std::size_t row_begin, std::size_t row_end, std::size_t c0,
+             std::size_t used) noexcept {
+    const std::size_t channels = args.channels;
+    const std::size_t sample =
+        row_end - row_begin < kShiftSample ? row_end - row_begin : kShiftSample;
+    const vec inverse_sample = Ops::broadcast(1.0f / static_cast<float>(sample));
+    for (std::size_t v = 0; v < kVectors; ++v) {
+      vec sum = Ops::broadcast(0.0f);
+      for (std::size_t k = 0; k < sample; ++k) {
+        sum = sum + load(args.src + (row_begin + k) * channels + c0 + v * kLanes, used);
+      }
+      shift[v] = sum * inverse_sample;
     }
-    shift[v] = sum * inverse_sample;
+    const vecd zero = Ops::broadcast_d(0.0);
+    for (std::size_t v = 0; v < kVectors; ++v) {
+      for (std::size_t half = 0; half < kHalves; ++half) total_s[v][half] = total_q[v][half] = zero;
+    }
   }
-  // Double totals per vector half, as vectors set from a zero register: a zero-initialized
-  // double array became a memset that cost a fifth of the kernel on short blocks.
-  const vecd zero = Ops::broadcast_d(0.0);
-  vecd total_s[kVectors][kHalves], total_q[kVectors][kHalves];
-  for (std::size_t v = 0; v < kVectors; ++v) {
-    for (std::size_t half = 0; half < kHalves; ++half) total_s[v][half] = total_q[v][half] = zero;
-  }
-  for (std::size_t run = row_begin; run < row_end; run += kFloatRun) {
-    const std::size_t run_end = row_end - run < kFloatRun ? row_end : run + kFloatRun;
+
+  /// One float run, rows [run, run_end) (at most kFloatRun), widened into the totals.
+  void add_run(const MomentsArgs& args, std::size_t run, std::size_t run_end, std::size_t c0,
+               std::size_t used, std::size_t prefetch_floats) noexcept {
+    const std::size_t channels = args.channels;
     vec s[kVectors], q[kVectors];
     for (std::size_t v = 0; v < kVectors; ++v) s[v] = q[v] = Ops::broadcast(0.0f);
     for (std::size_t row = run; row < run_end; ++row) {
@@ -311,7 +318,7 @@ inline void tile_moments_fast(const MomentsArgs& args, std::size_t block, std::s
 #pragma GCC unroll 8
       for (std::size_t v = 0; v < kVectors; ++v) {
         // Lanes past `used` load 0 with a shift of 0, so they stay 0.
-        const vec d = load(x + v * kLanes) - shift[v];
+        const vec d = load(x + v * kLanes, used) - shift[v];
         s[v] = s[v] + d;
         q[v] = Ops::fma(d, d, q[v]);
       }
@@ -324,24 +331,74 @@ inline void tile_moments_fast(const MomentsArgs& args, std::size_t block, std::s
       Ops::widen_add(q[v], total_q[v][0], q_hi);
     }
   }
-  const vecd inverse_count = Ops::broadcast_d(1.0 / static_cast<double>(row_end - row_begin));
-  for (std::size_t v = 0; v < kVectors; ++v) {
-    const std::size_t index = block * channels + c0 + v * kLanes;
-    const vecd halves_shift[2] = {Ops::widen_lo(shift[v]), Ops::widen_hi(shift[v])};
-    for (std::size_t half = 0; half < kHalves; ++half) {
-      const std::size_t first_lane = half * kHalf;
-      const vecd sum = total_s[v][half];
-      const vecd squares = total_q[v][half];
-      const vecd mean = Ops::fma_d(sum, inverse_count, halves_shift[half]);
-      const vecd spread = Ops::max_d(squares - sum * sum * inverse_count, zero);
-      if (!kPartial || first_lane + kHalf <= used) {
-        Ops::store_d(args.mean + index + first_lane, mean);
-        Ops::store_d(args.m2 + index + first_lane, spread);
-      } else if (first_lane < used) {
-        Ops::store_d_partial(args.mean + index + first_lane, mean, used - first_lane);
-        Ops::store_d_partial(args.m2 + index + first_lane, spread, used - first_lane);
+
+  /// Mean and M2 of the tile's channels over `count` rows, into row block `block`'s results.
+  void finish(const MomentsArgs& args, std::size_t block, std::size_t count, std::size_t c0,
+              std::size_t used) const noexcept {
+    const vecd zero = Ops::broadcast_d(0.0);
+    const vecd inverse_count = Ops::broadcast_d(1.0 / static_cast<double>(count));
+    for (std::size_t v = 0; v < kVectors; ++v) {
+      const std::size_t index = block * args.channels + c0 + v * kLanes;
+      const vecd halves_shift[2] = {Ops::widen_lo(shift[v]), Ops::widen_hi(shift[v])};
+      for (std::size_t half = 0; half < kHalves; ++half) {
+        const std::size_t first_lane = half * kHalf;
+        const vecd sum = total_s[v][half];
+        const vecd squares = total_q[v][half];
+        const vecd mean = Ops::fma_d(sum, inverse_count, halves_shift[half]);
+        const vecd spread = Ops::max_d(squares - sum * sum * inverse_count, zero);
+        if (!kPartial || first_lane + kHalf <= used) {
+          Ops::store_d(args.mean + index + first_lane, mean);
+          Ops::store_d(args.m2 + index + first_lane, spread);
+        } else if (first_lane < used) {
+          Ops::store_d_partial(args.mean + index + first_lane, mean, used - first_lane);
+          Ops::store_d_partial(args.m2 + index + first_lane, spread, used - first_lane);
+        }
       }
     }
+  }
+};
+
+/// One tile walked over all of its block's rows (each later tile of the block reads the rows
+/// again: from L2 at best, hence wide tiles).
+template <class Ops, std::size_t kVectors, bool kPartial>
+inline void tile_moments_fast(const MomentsArgs& args, std::size_t block, std::size_t row_begin,
+                              std::size_t row_end, std::size_t c0, std::size_t used,
+                              std::size_t prefetch_floats = 0) noexcept {
+  FastTile<Ops, kVectors, kPartial> tile;
+  tile.start(args, row_begin, row_end, c0, used);
+  for (std::size_t run = row_begin; run < row_end; run += kFloatRun) {
+    const std::size_t run_end = row_end - run < kFloatRun ? row_end : run + kFloatRun;
+    tile.add_run(args, run, run_end, c0, used, prefetch_floats);
+  }
+  tile.finish(args, block, row_end - row_begin, c0, used);
+}
+
+/// Full tiles per run-major group: their states (shift and double totals) live on the stack,
+/// about 2.5 KiB per tile on AVX-512.
+inline constexpr std::size_t kRunMajorTiles = 8;
+
+/// Full tiles [c0, c0 + tiles * tile width) of a cache-resident block, run by run: each float
+/// run of rows goes through every tile before the next run starts, so the walk stays within
+/// kFloatRun rows (a few pages) instead of crossing every row of the block once per tile.
+/// Each tile's arithmetic is exactly tile_moments_fast's, so results are bitwise the same.
+template <class Ops>
+inline void run_major_moments_fast(const MomentsArgs& args, std::size_t block,
+                                   std::size_t row_begin, std::size_t row_end, std::size_t c0,
+                                   std::size_t tiles) noexcept {
+  constexpr std::size_t kVectors = Ops::fast_tile_vectors;
+  constexpr std::size_t kTile = kVectors * Ops::lanes;
+  FastTile<Ops, kVectors, false> state[kRunMajorTiles];
+  for (std::size_t t = 0; t < tiles; ++t) {
+    state[t].start(args, row_begin, row_end, c0 + t * kTile, Ops::lanes);
+  }
+  for (std::size_t run = row_begin; run < row_end; run += kFloatRun) {
+    const std::size_t run_end = row_end - run < kFloatRun ? row_end : run + kFloatRun;
+    for (std::size_t t = 0; t < tiles; ++t) {
+      state[t].add_run(args, run, run_end, c0 + t * kTile, Ops::lanes, 0);
+    }
+  }
+  for (std::size_t t = 0; t < tiles; ++t) {
+    state[t].finish(args, block, row_end - row_begin, c0 + t * kTile, Ops::lanes);
   }
 }
 
@@ -372,6 +429,13 @@ void channels_last_moments_fast(const MomentsArgs& args, std::size_t first,
     const ChannelsLastBlock b = channels_last_block(args, block);
     const std::size_t width = b.channel_end - b.channel_begin;
     std::size_t c0 = b.channel_begin;
+    if (!args.prefetch) {  // cache-resident: run-major over groups of full tiles
+      for (std::size_t tiles; (tiles = (b.channel_end - c0) / kTile) > 0;) {
+        tiles = tiles < kRunMajorTiles ? tiles : kRunMajorTiles;
+        run_major_moments_fast<Ops>(args, b.row_block, b.row_begin, b.row_end, c0, tiles);
+        c0 += tiles * kTile;
+      }
+    }
     for (; c0 + kTile <= b.channel_end; c0 += kTile) {
       const std::size_t rest = c0 == b.channel_begin && args.prefetch ? width - kTile : 0;
       tile_moments_fast<Ops, kVectors, false>(args, b.row_block, b.row_begin, b.row_end, c0, kLanes,
