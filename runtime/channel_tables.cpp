@@ -70,6 +70,7 @@ void ChannelTables::assign(std::span<const float> scale, std::span<const float> 
     *this = ChannelTables(scale, shift);
     return;
   }
+  fresh_copy_ = -1;
   const std::size_t entries = period_ + kernels::kMaxLanes;
   for (int copy = 0; copy < 2; ++copy) {
     fill_pattern(const_cast<float*>(scale_[copy]), scale, entries);
@@ -79,6 +80,7 @@ void ChannelTables::assign(std::span<const float> scale, std::span<const float> 
 
 std::pair<const float*, const float*> ChannelTables::for_destination(
     const void* dst) const noexcept {
+  if (fresh_copy_ >= 0) return {scale_[fresh_copy_], shift_[fresh_copy_]};
   if (spacing_ < kMinSpacing) return {scale_[0], shift_[0]};
   // spacing_ divides 4096, so unsigned wrap-around in the subtraction does not matter.
   const std::size_t offset =
@@ -86,6 +88,26 @@ std::pair<const float*, const float*> ChannelTables::for_destination(
       spacing_;
   const int copy = offset >= kAliasWindowBegin && offset < kAliasWindowEnd ? 1 : 0;
   return {scale_[copy], shift_[copy]};
+}
+
+std::pair<float*, float*> ChannelTables::write_for_destination(const void* dst) noexcept {
+  fresh_copy_ = -1;
+  const auto [scale, shift] = for_destination(dst);
+  fresh_copy_ = scale == scale_[0] ? 0 : 1;
+  // The tables are this object's own storage; only the accessors hand them out as const.
+  return {const_cast<float*>(scale), const_cast<float*>(shift)};
+}
+
+void ChannelTables::complete_copy() noexcept {
+  const int copy = fresh_copy_ >= 0 ? fresh_copy_ : 0;
+  const std::size_t entries = period_ + kernels::kMaxLanes;
+  for (float* table : {const_cast<float*>(scale_[copy]), const_cast<float*>(shift_[copy])}) {
+    // The first `channels_` entries again and again (n <= channels_ <= j: no overlap).
+    for (std::size_t j = channels_; j < entries; j += channels_) {
+      const std::size_t n = entries - j < channels_ ? entries - j : channels_;
+      std::memcpy(table + j, table, n * sizeof(float));
+    }
+  }
 }
 
 }  // namespace bnrt::detail

@@ -34,11 +34,20 @@ class ChannelTables {
   std::size_t channels() const noexcept { return channels_; }
   std::size_t period() const noexcept { return period_; }
   /// The per-channel values (the first `channels` entries of the primary copy).
-  std::span<const float> scale() const noexcept { return {scale_[0], channels_}; }
-  std::span<const float> shift() const noexcept { return {shift_[0], channels_}; }
+  std::span<const float> scale() const noexcept { return {scale_[current()], channels_}; }
+  std::span<const float> shift() const noexcept { return {shift_[current()], channels_}; }
 
-  /// The (scale, shift) tables whose loads will not alias stores into `dst`.
+  /// The (scale, shift) tables whose loads will not alias stores into `dst` (after
+  /// write_for_destination, the one fresh copy for any destination).
   std::pair<const float*, const float*> for_destination(const void* dst) const noexcept;
+
+  /// For values computed anew on every run (the training op): the first channels() entries
+  /// of the copy for_destination(dst) picks, to write scale and shift straight into, instead
+  /// of into separate arrays and then both copies. Call complete_copy() once they are written;
+  /// the other copy is stale until the next assign().
+  std::pair<float*, float*> write_for_destination(const void* dst) noexcept;
+  /// Repeats the written channels through the rest of the fresh copy's pattern.
+  void complete_copy() noexcept;
 
  private:
   std::size_t channels_ = 0;
@@ -49,6 +58,9 @@ class ChannelTables {
   /// Spacing of the row offsets mod 4096 (gcd of the row bytes and 4096); copies are only
   /// useful when it is at least kMinSpacing, otherwise both copies are the same.
   std::size_t spacing_ = 0;
+  /// The only up-to-date copy after write_for_destination; -1 while both are.
+  int fresh_copy_ = -1;
+  int current() const noexcept { return fresh_copy_ >= 0 ? fresh_copy_ : 0; }
 };
 
 }  // namespace bnrt::detail

@@ -22,7 +22,9 @@ struct TrainingBatchNormState {
   TrainingBatchNormOptions options;
   AffineRunConfig config;
   RunningStats running;  ///< empty when not tracking
-  // Reused from run to run, so a run allocates little once shapes are stable.
+  // Reused from run to run, so a run allocates little once shapes are stable. The fold
+  // writes into `tables` (the copy the affine pass will read), or, for the one-sample
+  // channel split, into `scale` / `shift`, which its plane kernel reads directly.
   ChannelTables tables;
   MomentsScratch scratch;
   std::vector<float> scale;
@@ -60,7 +62,8 @@ void check_length(std::string_view name, std::size_t got, std::size_t channels) 
 /// caller): scale = gamma / sqrt(biased_var + eps), shift = beta - mean * scale, in double.
 /// Unlike the eval fold this never throws: the statistics come from the data, and data with
 /// NaN or infinities gives NaN outputs, as in PyTorch (so does a constant channel with eps = 0).
-kernels::FoldArgs fold_args(detail::TrainingBatchNormState& state, const ChannelMoments& moments) {
+kernels::FoldArgs fold_args(detail::TrainingBatchNormState& state, const ChannelMoments& moments,
+                            float* scale, float* shift) {
   kernels::FoldArgs args;
   args.mean = moments.mean.data();
   args.m2 = moments.m2.data();
@@ -68,17 +71,19 @@ kernels::FoldArgs fold_args(detail::TrainingBatchNormState& state, const Channel
   args.eps = state.options.eps;
   args.gamma = state.gamma.empty() ? nullptr : state.gamma.data();
   args.beta = state.beta.empty() ? nullptr : state.beta.data();
-  args.scale = state.scale.data();
-  args.shift = state.shift.data();
+  args.scale = scale;
+  args.shift = shift;
   args.channels = state.channels;
   return args;
 }
 
-/// The fold over all channels, by the active ISA's kernel.
-void fold_batch_statistics(detail::TrainingBatchNormState& state, const ChannelMoments& moments) {
-  state.scale.resize(state.channels);
-  state.shift.resize(state.channels);
-  kernels::moments_kernels(state.isa).fold(fold_args(state, moments));
+/// The fold over all channels, by the active ISA's kernel, straight into the copy of the
+/// tables that the affine pass into `dst` reads.
+void fold_into_tables(detail::TrainingBatchNormState& state, const ChannelMoments& moments,
+                      const void* dst) {
+  const auto [scale, shift] = state.tables.write_for_destination(dst);
+  kernels::moments_kernels(state.isa).fold(fold_args(state, moments, scale, shift));
+  state.tables.complete_copy();
 }
 
 /// The whole step for one-sample channels-first tensors (each channel's statistics one block):
@@ -102,7 +107,7 @@ ChannelMoments run_by_channel(detail::TrainingBatchNormState& state,
 
   state.scale.resize(channels);
   state.shift.resize(channels);
-  const kernels::FoldArgs fold = fold_args(state, moments);
+  const kernels::FoldArgs fold = fold_args(state, moments, state.scale.data(), state.shift.data());
   std::optional<kernels::RunningUpdateArgs> update;
   if (state.options.track_running_stats) {
     update = detail::start_running_update(state.running, moments, state.options.momentum);
@@ -174,6 +179,8 @@ TrainingBatchNorm TrainingBatchNorm::create(std::size_t channels, std::span<cons
   state->config = detail::make_affine_run_config(kOp, options.activation, options.max_threads,
                                                  options.store_policy);
   state->isa = active_isa();
+  const std::vector<float> unset(channels, 0.0f);  // every run writes the tables before use
+  state->tables = detail::ChannelTables(unset, unset);
   if (options.track_running_stats) {
     state->running = initial ? std::move(*initial) : RunningStats::initial(channels);
     check_length("initial running mean", state->running.mean.size(), channels);
@@ -212,9 +219,8 @@ ChannelMoments TrainingBatchNorm::run_checked(ConstTensor src, const ConstTensor
     return run_by_channel(state, plan, geometry, src, residual, dst);
   }
   // Statistics first: dst may alias src.
-  const ChannelMoments moments = detail::compute_moments(plan, geometry, state.scratch);
-  fold_batch_statistics(state, moments);
-  state.tables.assign(state.scale, state.shift);
+  ChannelMoments moments = detail::compute_moments(plan, geometry, state.scratch);  // moved out
+  fold_into_tables(state, moments, dst.data);
   detail::run_affine(state.config, state.tables, geometry, src, residual, dst);
   if (state.options.track_running_stats) state.running.update(moments, state.options.momentum);
   return moments;

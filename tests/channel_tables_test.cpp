@@ -80,5 +80,40 @@ TEST(ChannelTables, BothCopiesComputeTheSameResult) {
   }
 }
 
+// The training op writes each run's values straight into the copy its destination picks:
+// after complete_copy that copy holds the whole pattern and serves every destination (the
+// other is stale), and assign() makes both current again.
+TEST(ChannelTables, WrittenCopyServesEveryDestination) {
+  for (std::size_t channels : {1u, 3u, 16u, 17u, 1000u, 1024u, 2048u}) {
+    SCOPED_TRACE("channels=" + std::to_string(channels));
+    const std::vector<float> zeros(channels, 0.0f);
+    detail::ChannelTables tables(zeros, zeros);
+    for (std::uintptr_t dst : {std::uintptr_t{4096}, std::uintptr_t{4096 + 128}}) {
+      const float start = static_cast<float>(dst % 1000);
+      const auto [scale, shift] = tables.write_for_destination(reinterpret_cast<void*>(dst));
+      for (std::size_t c = 0; c < channels; ++c) {
+        scale[c] = start + static_cast<float>(c);
+        shift[c] = -start - static_cast<float>(c);
+      }
+      tables.complete_copy();
+      for (std::uintptr_t other = 0; other < 4096; other += 64) {
+        const auto [s, b] = tables.for_destination(reinterpret_cast<const void*>(other));
+        ASSERT_EQ(s, scale) << "destination offset " << other;
+        for (std::size_t j = 0; j < tables.period() + 16; ++j) {
+          ASSERT_EQ(s[j], start + static_cast<float>(j % channels)) << "entry " << j;
+          ASSERT_EQ(b[j], -start - static_cast<float>(j % channels)) << "entry " << j;
+        }
+      }
+      EXPECT_EQ(tables.scale()[channels - 1], start + static_cast<float>(channels - 1));
+    }
+    const auto values = iota_floats(channels, 5.0f);
+    tables.assign(values, values);
+    for (std::uintptr_t other = 0; other < 4096; other += 64) {
+      const auto [s, b] = tables.for_destination(reinterpret_cast<const void*>(other));
+      ASSERT_EQ(s[channels - 1], values[channels - 1]) << "destination offset " << other;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace bnrt::testing
