@@ -145,9 +145,10 @@ bool bitwise_equal(const ChannelMoments& a, const ChannelMoments& b) {
 
 // The exact moments, the training forward's fast ones, its output and its running statistics,
 // with 1, 2 and 3 threads (an arena of 3 splits the blocks in three even on two cores; thirds
-// of 1 x 4000 small planes fall between the AVX-512 fast kernel's sixteen-plane groups, and
-// thirds of 5 x 37 planes between the exact kernel's lane groups, unless the split respects
-// them; channels-last tensors of few rows are cut into as many channel slices as threads).
+// of 1 x 4000 small planes fall between the AVX-512 fast kernel's sixteen-plane groups unless
+// the split respects them, and 5 x 37 planes of 196 values put the exact kernel's groups of
+// one-plane blocks on different boundaries per thread count; channels-last tensors of few
+// rows are cut into as many channel slices as threads).
 TEST(MomentsDeterminism, ThreadCountNeverChangesABit) {
   auto rng = make_rng(6);
   for (Isa isa : all_isas()) {
@@ -158,7 +159,7 @@ TEST(MomentsDeterminism, ThreadCountNeverChangesABit) {
              {Layout::nhwc, {4, 56, 56, 64}},
              {Layout::nhwc, {2, 7, 7, 2048}},
              {Layout::nchw, {1, 3, 300, 300}},
-             {Layout::nchw, {5, 37, 14, 14}},  // one-plane blocks in lane groups, odd tail
+             {Layout::nchw, {5, 37, 14, 14}},  // exact: groups of one-plane blocks, odd tail
              {Layout::nchw, {1, 4000, 7, 7}},
              {Layout::nchw, {32, 500, 7, 7}},
              {Layout::ncl, {3000, 7, 37}},
