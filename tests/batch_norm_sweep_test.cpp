@@ -3,7 +3,9 @@
 // epilogue, residual or not, in place or not, and pointers off vector alignment.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
+#include <cstdint>
 #include <limits>
 #include <tuple>
 
@@ -193,6 +195,66 @@ TEST_P(BatchNormSweep, PointersNotFloatAligned) {
                   {Activation::relu6(), residual, Placement::out_of_place, misalign}, ++seed);
       expect_case(make_dims(layout(), 2, 17, layout() == Layout::nc ? 1 : 19),
                   {Activation::identity(), residual, Placement::in_place_src, misalign}, ++seed);
+    }
+  }
+}
+
+// A destination 4 to 252 bytes past its source (or residual) modulo 4096 is walked backward
+// (a forward walk's loads would wait on the stores just issued): the same bits as a forward
+// run, nothing written outside dst. src, residual and dst share one buffer; 4032 bytes (dst
+// just behind) stays forward.
+TEST_P(BatchNormSweep, DestinationJustAheadOfSourceWalksBackward) {
+  std::uint64_t seed = 9500;
+  const std::int64_t spatial = layout() == Layout::nc ? 1 : 63;
+  for (const auto& dims : {make_dims(layout(), 2, 5, spatial), make_dims(layout(), 3, 33, spatial),
+                           make_dims(layout(), 1, 1, layout() == Layout::nc ? 1 : 200)}) {
+    for (const std::size_t gap_bytes : {4u, 64u, 128u, 252u, 4032u}) {
+      for (const bool residual_ahead : {false, true}) {
+        SCOPED_TRACE(dims_text(dims) + " gap=" + std::to_string(gap_bytes) +
+                     " residual_ahead=" + std::to_string(residual_ahead));
+        auto rng = make_rng(++seed);
+        const std::size_t count = element_count(dims);
+        const std::size_t channels =
+            static_cast<std::size_t>(dims[static_cast<std::size_t>(layout_channel_axis(layout()))]);
+        const RandomStats stats(rng, channels, /*affine=*/true);
+        const BatchNorm bn = BatchNorm::create(stats.params(), {.activation = Activation::relu6()});
+        const std::vector<float> x = random_floats(rng, count, -4.0, 4.0);
+        const std::vector<float> r = random_floats(rng, count, -2.0, 2.0);
+        // The forward result, into a buffer of its own.
+        std::vector<float> want(count);
+        bn.run(ConstTensor(x.data(), dims, layout()), ConstTensor(r.data(), dims, layout()),
+               MutableTensor(want.data(), dims, layout()));
+
+        // Slots whole pages apart; dst is `gap` past the operand that should be ahead of it,
+        // and half a page off the other one.
+        const std::size_t page = 1024;  // floats
+        const std::size_t slot = (count + page - 1) / page * page + page;
+        const std::size_t gap = gap_bytes / sizeof(float);
+        std::vector<float> buffer(4 * slot + page, -777.0f);
+        float* const base =
+            buffer.data() +
+            (page - reinterpret_cast<std::uintptr_t>(buffer.data()) / sizeof(float) % page);
+        float* const near = base + slot;
+        float* const far = base + page / 2;
+        float* const src = residual_ahead ? far : near;
+        float* const residual = residual_ahead ? near : far;
+        float* const dst = base + 2 * slot + gap;
+        std::copy(x.begin(), x.end(), src);
+        std::copy(r.begin(), r.end(), residual);
+        bn.run(ConstTensor(src, dims, layout()), ConstTensor(residual, dims, layout()),
+               MutableTensor(dst, dims, layout()));
+        EXPECT_TRUE(std::equal(want.begin(), want.end(), dst)) << "not the forward bits";
+        EXPECT_TRUE(std::equal(x.begin(), x.end(), src)) << "src changed";
+        EXPECT_TRUE(std::equal(r.begin(), r.end(), residual)) << "residual changed";
+        for (std::size_t i = 0; i < buffer.size(); ++i) {
+          const float* p = buffer.data() + i;
+          const bool inside = (p >= dst && p < dst + count) || (p >= src && p < src + count) ||
+                              (p >= residual && p < residual + count);
+          if (!inside) {
+            ASSERT_EQ(buffer[i], -777.0f) << "wrote outside dst at " << i;
+          }
+        }
+      }
     }
   }
 }
