@@ -185,6 +185,21 @@ TEST_P(BatchNormSweep, WideChannelsLastTiles) {
   }
 }
 
+// Channels-last patterns of four or eight whole vectors (16 to 128 channels, by ISA) stay in
+// registers across runs of rows: heads that start mid-pattern, and rows that end mid-run.
+TEST_P(BatchNormSweep, ShortChannelsLastPatterns) {
+  if (!layout_is_channels_last(layout())) GTEST_SKIP() << "a channels-last path";
+  std::uint64_t seed = 8500;
+  for (std::int64_t c : {16, 32, 64, 128}) {
+    for (std::size_t misalign : {0, 4, 36}) {
+      const auto dims =
+          layout() == Layout::nc ? std::vector<std::int64_t>{37, c} : make_dims(layout(), 1, c, 37);
+      expect_case(dims, {Activation::relu6(), seed % 2 == 0, Placement::out_of_place, misalign},
+                  ++seed);
+    }
+  }
+}
+
 // A pointer that is not even float-aligned (1-3 bytes off) still computes the right thing:
 // the vector paths load and store unaligned, and the staged tails copy bytes.
 TEST_P(BatchNormSweep, PointersNotFloatAligned) {

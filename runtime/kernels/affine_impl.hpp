@@ -112,6 +112,34 @@ inline constexpr std::size_t kRowsPerTileBlock = 16;
 /// 1568 rows (NHWC 32x7x7x2048, two threads) 62 vs 79, 58 vs 65, 63 vs 72 in three runs.
 inline constexpr std::size_t kTiledMaxElements = std::size_t{1} << 17;
 
+/// Short patterns of kVectors whole vectors (period = kVectors * lanes: 64 or 128 channels on
+/// AVX-512) keep the pattern in registers: from `pos` on, every run of kVectors vectors takes
+/// the same scale and shift vectors in the same order. Returns where the runs stopped. The
+/// table loads this saves cost about 7% even streaming from DRAM (one thread, NHWC
+/// 32x112x112x64 in a standalone loop: 6.5 ms with loads, 6.1-6.3 ms without, as NCHW).
+template <std::size_t kVectors, class Ops, bool kResidual, ClampKind kClamp, bool kStream>
+std::size_t register_pattern_runs(Streams io, const Epilogue<Ops, kResidual, kClamp>& epilogue,
+                                  const float* scale, const float* shift, std::size_t period,
+                                  std::size_t pos, std::size_t i, std::size_t end) noexcept {
+  using vec = typename Ops::vec;
+  constexpr std::size_t kLanes = Ops::lanes;
+  constexpr std::size_t kRun = kVectors * kLanes;
+  vec s[kVectors];
+  vec b[kVectors];
+  for (std::size_t v = 0; v < kVectors; ++v) {
+    s[v] = Ops::load(scale + pos);
+    b[v] = Ops::load(shift + pos);
+    pos = pos + kLanes >= period ? pos + kLanes - period : pos + kLanes;
+  }
+  for (; kRun <= end - i; i += kRun) {
+#pragma GCC unroll 8
+    for (std::size_t v = 0; v < kVectors; ++v) {
+      transform_full<Ops, kResidual, kClamp, kStream>(io, epilogue, i + v * kLanes, s[v], b[v]);
+    }
+  }
+  return i;
+}
+
 template <class Ops, bool kResidual, ClampKind kClamp, bool kStream>
 void channels_last_walk(const AffineArgs& args, std::size_t begin, std::size_t end) noexcept {
   constexpr std::size_t kLanes = Ops::lanes;
@@ -149,6 +177,16 @@ void channels_last_walk(const AffineArgs& args, std::size_t begin, std::size_t e
           }
         }
       }
+    }
+  }
+  // Whole runs of a short pattern leave pos where it was.
+  if constexpr (Ops::lanes > 1) {
+    if (period == 4 * kLanes) {
+      i = register_pattern_runs<4, Ops, kResidual, kClamp, kStream>(io, epilogue, scale, shift,
+                                                                    period, pos, i, end);
+    } else if (period == 8 * kLanes && Ops::is_avx512) {  // 16 registers of pattern
+      i = register_pattern_runs<8, Ops, kResidual, kClamp, kStream>(io, epilogue, scale, shift,
+                                                                    period, pos, i, end);
     }
   }
   for (; kLanes <= end - i; i += kLanes) {
