@@ -112,6 +112,12 @@ inline constexpr std::size_t kRowsPerTileBlock = 16;
 /// 1568 rows (NHWC 32x7x7x2048, two threads) 62 vs 79, 58 vs 65, 63 vs 72 in three runs.
 inline constexpr std::size_t kTiledMaxElements = std::size_t{1} << 17;
 
+/// Whether channels_last_walk takes [begin, end) a column tile at a time.
+template <class Ops>
+constexpr bool walks_column_tiles(std::size_t period, std::size_t begin, std::size_t end) noexcept {
+  return period >= kTiledPeriodMin && period % Ops::lanes == 0 && end - begin <= kTiledMaxElements;
+}
+
 /// Short patterns of kVectors whole vectors (period = kVectors * lanes: 64 or 128 channels on
 /// AVX-512) keep the pattern in registers: from `pos` on, every run of kVectors vectors takes
 /// the same scale and shift vectors in the same order. Returns where the runs stopped. The
@@ -160,7 +166,7 @@ void channels_last_walk(const AffineArgs& args, std::size_t begin, std::size_t e
     i += head;
     pos = wrap(pos + head);
   }
-  if (period >= kTiledPeriodMin && period % kLanes == 0 && end - begin <= kTiledMaxElements) {
+  if (walks_column_tiles<Ops>(period, begin, end)) {
     // Whole blocks of rows (each `period` elements from i) leave pos unchanged.
     const std::size_t block = kRowsPerTileBlock * period;
     for (; block <= end - i; i += block) {
@@ -439,8 +445,8 @@ inline bool walks_backward(const AffineArgs& args) noexcept {
 template <class Ops, bool kResidual, ClampKind kClamp>
 void channels_last_range(const AffineArgs& args, std::size_t begin, std::size_t end) noexcept {
   // The column-tiled walk of wide patterns (cache-sized ranges) always goes forward.
-  const bool tiled = args.period >= kTiledPeriodMin && end - begin <= kTiledMaxElements;
-  const bool backward = Ops::lanes > 1 && !tiled && walks_backward(args);
+  const bool backward =
+      Ops::lanes > 1 && !walks_column_tiles<Ops>(args.period, begin, end) && walks_backward(args);
   if (can_stream<Ops>(args)) {
     if (backward) {
       channels_last_walk_backward<Ops, kResidual, kClamp, true>(args, begin, end);
