@@ -379,8 +379,14 @@ TEST(TrainingBatchNorm, FastStatisticsWithinOneMillionth) {
              {Layout::ncdhw, {2, 3, 9, 17, 33}},
              {Layout::nc, {1000, 70}},
              {Layout::ncl, {4, 2, 70001}},
-             {Layout::nchw, {32, 19, 7, 7}},   // short planes: tiles of channels and the rest
-             {Layout::nchw, {1, 40, 7, 7}},    // one sample: groups of sixteen planes
+             {Layout::nchw, {32, 19, 7, 7}},  // short planes: tiles of channels and the rest
+             {Layout::nchw, {1, 40, 7, 7}},   // one sample: groups of sixteen planes
+             {Layout::nchw, {1, 33, 4, 4}},   // ... with 1 to 4 whole vectors fixed at
+             {Layout::nchw, {1, 17, 5, 6}},   //     compile time (16, 30, 36 and 64
+             {Layout::nchw, {1, 20, 6, 6}},   //     values), and counted at run time
+             {Layout::nchw, {1, 18, 8, 8}},   //     below and above that (9, 100)
+             {Layout::nchw, {1, 16, 3, 3}},
+             {Layout::nchw, {1, 16, 10, 10}},
              {Layout::nchw, {2, 3, 20, 20}},   // long planes of several samples
              {Layout::ncl, {2000, 3, 37}}}) {  // two groups of samples
 
