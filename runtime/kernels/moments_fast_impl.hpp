@@ -169,42 +169,38 @@ void short_planes_moments_fast(const MomentsArgs& args, std::size_t first_block)
   totals.finish(args, first_block, 1, static_cast<double>(block.planes * inner));
 }
 
-/// Sixteen blocks of one plane each (a single sample's short planes), [first, first + 16):
-/// one float run per plane, then all sixteen reduced together with a transpose-sum and
-/// finished as one vector. A 7x7 plane otherwise spends more on its two horizontal sums and
-/// its finish than on its 49 values. Its rounding differs from short_planes_moments_fast's,
-/// so compute_moments cuts the blocks between threads at multiples of 16 only.
+/// Small planes (a few vectors each) are reduced sixteen at a time, one plane per lane: each
+/// plane in one float run, then all sixteen summed together with a transpose-sum. A 7x7 plane
+/// otherwise spends more on its two horizontal sums and its finish than on its 49 values.
+/// This rounds differently from short_planes_moments_fast, so compute_moments cuts the
+/// blocks between threads at multiples of 16 only.
 ///
 /// kWhole is the plane's count of whole vectors when fixed at compile time (see
-/// small_planes_moments_fast_for), or kAnyWhole. Fixed, the sixteen planes unroll completely
-/// and the first vector starts the sums instead of adding to zeros (0 + d and 0 + d * d round
-/// to d and d * d: the same bits): 7x7 planes 5.4 -> 4.9 ns each (dev machine, one thread,
-/// data in L2), which is the statistics pass of a batch-1 7x7 training step.
+/// with_fixed_whole), or kAnyWhole. Fixed, the sixteen planes unroll completely and the first
+/// vector starts the sums instead of adding to zeros (0 + d and 0 + d * d round to d and
+/// d * d: the same bits): 7x7 planes 5.4 -> 4.9 ns each (dev machine, one thread, data in
+/// L2), which is the statistics pass of a batch-1 7x7 training step.
 inline constexpr std::size_t kAnyWhole = ~std::size_t{0};
 
-template <class Ops, std::size_t kWhole = kAnyWhole>
-void small_planes_moments_fast(const MomentsArgs& args, std::size_t first) noexcept {
+/// Sixteen consecutive planes of args.inner values from `planes`, each shifted by its lane of
+/// `shifts`: lane p of `sums` / `squares` gets plane p's float sum of d and of d * d.
+template <class Ops, std::size_t kWhole>
+inline void sixteen_plane_sums(const MomentsArgs& args, const float* planes, const float* shifts,
+                               typename Ops::vec& sums, typename Ops::vec& squares) noexcept {
   using vec = typename Ops::vec;
-  using vecd = typename Ops::vecd;
   constexpr std::size_t kLanes = Ops::lanes;
   constexpr bool kFixed = kWhole != kAnyWhole;
   static_assert(kLanes == 16, "one plane per lane");
   static_assert(!kFixed || kWhole >= 1, "the first vector starts the sums");
   const std::size_t inner = args.inner;
-  vec sums[kLanes];
-  vec squares[kLanes];
-  alignas(64) float shifts[kLanes];
-  // Loop-invariant split of a plane into whole vectors and a masked tail (computed here, the
-  // tail mask is set up once per call instead of once per plane).
+  vec plane_sums[kLanes];
+  vec plane_squares[kLanes];
+  // Loop-invariant split of a plane into whole vectors and a masked tail.
   const std::size_t whole = (kFixed ? kWhole : inner / kLanes) * kLanes;
   const std::size_t tail = inner - whole;
 #pragma GCC unroll 16
   for (std::size_t p = 0; p < kLanes; ++p) {
-    const float* x = args.src + (first + p) * inner;
-    // The plane's first value as shift: averaging the first eight would cost as much as the
-    // rest of a 7x7 plane, and with a few float terms per lane the cancellation it guards
-    // against stays small (tests: within 2e-7 of exact, offsets included).
-    shifts[p] = x[0];
+    const float* x = planes + p * inner;
     const vec shift = Ops::broadcast(shifts[p]);
     vec s, q;
     std::size_t i = 0;
@@ -226,53 +222,121 @@ void small_planes_moments_fast(const MomentsArgs& args, std::size_t first) noexc
       s = s + d;
       q = Ops::fma(d, d, q);
     }
-    sums[p] = s;
-    squares[p] = q;
+    plane_sums[p] = s;
+    plane_squares[p] = q;
   }
-  const vec s = Ops::transpose_sum(sums);
-  const vec q = Ops::transpose_sum(squares);
-  const vec shift = Ops::load(shifts);
-  const vecd inverse_count = Ops::broadcast_d(1.0 / static_cast<double>(inner));
+  sums = Ops::transpose_sum(plane_sums);
+  squares = Ops::transpose_sum(plane_squares);
+}
+
+/// Mean and M2 of sixteen channels [first, first + 16) from their shifts and the double sums
+/// of d and d * d over `count` values each (two halves of dlanes).
+template <class Ops>
+inline void finish_sixteen(const MomentsArgs& args, std::size_t first, const float* shifts,
+                           const typename Ops::vecd (&sums)[2],
+                           const typename Ops::vecd (&squares)[2], double count) noexcept {
+  using vecd = typename Ops::vecd;
+  const vecd inverse_count = Ops::broadcast_d(1.0 / count);
   const vecd zero = Ops::broadcast_d(0.0);
-  const vecd halves_s[2] = {Ops::widen_lo(s), Ops::widen_hi(s)};
-  const vecd halves_q[2] = {Ops::widen_lo(q), Ops::widen_hi(q)};
+  const typename Ops::vec shift = Ops::load(shifts);
   const vecd halves_shift[2] = {Ops::widen_lo(shift), Ops::widen_hi(shift)};
   for (std::size_t half = 0; half < 2; ++half) {
     const std::size_t at = first + half * Ops::dlanes;
-    Ops::store_d(args.mean + at, Ops::fma_d(halves_s[half], inverse_count, halves_shift[half]));
-    Ops::store_d(
-        args.m2 + at,
-        Ops::max_d(halves_q[half] - halves_s[half] * halves_s[half] * inverse_count, zero));
+    Ops::store_d(args.mean + at, Ops::fma_d(sums[half], inverse_count, halves_shift[half]));
+    Ops::store_d(args.m2 + at,
+                 Ops::max_d(squares[half] - sums[half] * sums[half] * inverse_count, zero));
   }
 }
 
-/// small_planes_moments_fast over the groups of sixteen in [first, end), with the count of
-/// whole vectors fixed at compile time for planes of 16 to 79 values (4x4 to 8x8, 7x7 among
-/// them), where the per-plane loop is most of the cost. Returns where it stopped.
-template <class Ops>
-std::size_t small_planes_moments_fast_for(const MomentsArgs& args, std::size_t first,
-                                          std::size_t end) noexcept {
-  auto each_group = [&](auto kernel) {
-    for (; first + Ops::lanes <= end; first += Ops::lanes) kernel(args, first);
-  };
+/// Sixteen blocks of one plane each (a single sample's small planes), [first, first + 16). The
+/// plane's first value is its shift: averaging the first eight would cost as much as the rest
+/// of a 7x7 plane, and with a few float terms per lane the cancellation it guards against
+/// stays small (tests: within 2e-7 of exact, offsets included).
+template <class Ops, std::size_t kWhole = kAnyWhole>
+void small_planes_moments_fast(const MomentsArgs& args, std::size_t first) noexcept {
+  const float* planes = args.src + first * args.inner;
+  alignas(64) float shifts[Ops::lanes];
+  for (std::size_t p = 0; p < Ops::lanes; ++p) shifts[p] = planes[p * args.inner];
+  typename Ops::vec s, q;
+  sixteen_plane_sums<Ops, kWhole>(args, planes, shifts, s, q);
+  const typename Ops::vecd sums[2] = {Ops::widen_lo(s), Ops::widen_hi(s)};
+  const typename Ops::vecd squares[2] = {Ops::widen_lo(q), Ops::widen_hi(q)};
+  finish_sixteen<Ops>(args, first, shifts, sums, squares, static_cast<double>(args.inner));
+}
+
+/// Channels per sample-major chunk: the chunk's double totals (4 KiB) stay in L1.
+inline constexpr std::size_t kSampleMajorChannels = 256;
+
+/// Blocks [first, end) of small planes grouped over all samples (one group: block b is channel
+/// b), whole sixteens only, walked in memory order: sample by sample through a chunk of
+/// channels, each sixteen planes reduced as in small_planes_moments_fast and widened into the
+/// channels' double totals. The strided walk of short_planes_moments_fast (a tile of channels
+/// down all samples, a sample apart) read 32x512x7x7 at 62-73% of memcpy's rate; this walk
+/// took its fast pass from 94 to 63 us (one thread, harness). Each channel's shift is the
+/// mean of its first plane's first values (see sample_shift), and its arithmetic does not
+/// depend on the chunk, so neither does the result.
+template <class Ops, std::size_t kWhole>
+void sample_major_planes_moments_fast(const MomentsArgs& args, std::size_t first,
+                                      std::size_t end) noexcept {
+  using vecd = typename Ops::vecd;
+  constexpr std::size_t kLanes = Ops::lanes;
+  const std::size_t inner = args.inner;
+  const std::size_t sample_stride = args.channels * inner;
+  alignas(64) float shifts[kSampleMajorChannels];
+  vecd sums[kSampleMajorChannels / kLanes][2];
+  vecd squares[kSampleMajorChannels / kLanes][2];
+  for (std::size_t c0 = first; c0 < end; c0 += kSampleMajorChannels) {
+    const std::size_t groups =
+        (end - c0 < kSampleMajorChannels ? end - c0 : kSampleMajorChannels) / kLanes;
+    for (std::size_t c = 0; c < groups * kLanes; ++c) {
+      shifts[c] = sample_shift(args.src + (c0 + c) * inner, inner);
+    }
+    for (std::size_t n = 0; n < args.samples; ++n) {
+      const float* planes = args.src + n * sample_stride + c0 * inner;
+      for (std::size_t g = 0; g < groups; ++g) {
+        typename Ops::vec s, q;
+        sixteen_plane_sums<Ops, kWhole>(args, planes + g * kLanes * inner, shifts + g * kLanes, s,
+                                        q);
+        if (n == 0) {
+          sums[g][0] = Ops::widen_lo(s);
+          sums[g][1] = Ops::widen_hi(s);
+          squares[g][0] = Ops::widen_lo(q);
+          squares[g][1] = Ops::widen_hi(q);
+        } else {
+          Ops::widen_add(s, sums[g][0], sums[g][1]);
+          Ops::widen_add(q, squares[g][0], squares[g][1]);
+        }
+      }
+    }
+    const double count = static_cast<double>(args.samples * inner);
+    for (std::size_t g = 0; g < groups; ++g) {
+      finish_sixteen<Ops>(args, c0 + g * kLanes, shifts + g * kLanes, sums[g], squares[g], count);
+    }
+  }
+}
+
+/// Calls kernel.template operator()<kWhole>() with the count of whole vectors of args.inner
+/// fixed at compile time for planes of 16 to 79 values (4x4 to 8x8, 7x7 among them), where the
+/// per-plane loop is most of the cost, and kAnyWhole otherwise.
+template <class Ops, class Kernel>
+inline void with_fixed_whole(const MomentsArgs& args, const Kernel& kernel) noexcept {
   switch (args.inner / Ops::lanes) {
     case 1:
-      each_group(small_planes_moments_fast<Ops, 1>);
+      kernel.template operator()<1>();
       break;
     case 2:
-      each_group(small_planes_moments_fast<Ops, 2>);
+      kernel.template operator()<2>();
       break;
     case 3:
-      each_group(small_planes_moments_fast<Ops, 3>);
+      kernel.template operator()<3>();
       break;
     case 4:
-      each_group(small_planes_moments_fast<Ops, 4>);
+      kernel.template operator()<4>();
       break;
     default:
-      each_group(small_planes_moments_fast<Ops>);
+      kernel.template operator()<kAnyWhole>();
       break;
   }
-  return first;
 }
 
 template <class Ops>
@@ -284,12 +348,27 @@ void channels_first_moments_fast(const MomentsArgs& args, std::size_t first,
     // One plane (or segment) per block, walked in memory order.
     if constexpr (Ops::has_transpose_sum) {
       static_assert(Ops::lanes == kChannelsFirstBlockAlign);
-      if (short_planes) first = small_planes_moments_fast_for<Ops>(args, first, end);
+      if (short_planes) {
+        with_fixed_whole<Ops>(args, [&]<std::size_t kWhole>() {
+          for (; first + Ops::lanes <= end; first += Ops::lanes) {
+            small_planes_moments_fast<Ops, kWhole>(args, first);
+          }
+        });
+      }
     }
     for (std::size_t block = first; block < end; ++block) {
       long_planes_moments_fast<Ops, 1>(args, block);
     }
   } else if (short_planes) {
+    if constexpr (Ops::has_transpose_sum) {
+      if (args.group == args.samples) {  // one group of all samples: block b is channel b
+        const std::size_t whole_end = first + (end - first) / Ops::lanes * Ops::lanes;
+        with_fixed_whole<Ops>(args, [&]<std::size_t kWhole>() {
+          sample_major_planes_moments_fast<Ops, kWhole>(args, first, whole_end);
+        });
+        first = whole_end;
+      }
+    }
     walk_channel_tiles<kTile>(
         args, first, end, [&](std::size_t b) { short_planes_moments_fast<Ops, kTile>(args, b); },
         [&](std::size_t b) { short_planes_moments_fast<Ops, 1>(args, b); });
