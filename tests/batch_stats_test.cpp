@@ -373,20 +373,23 @@ TEST(TrainingBatchNorm, FastStatisticsWithinOneMillionth) {
     if (!isa_supported(isa)) continue;
     IsaScope scope(isa);
     for (const auto& [layout, dims] : std::vector<std::pair<Layout, std::vector<std::int64_t>>>{
-             {Layout::nchw, {3, 5, 37, 41}},
-             {Layout::nhwc, {3, 37, 41, 5}},
-             {Layout::nhwc, {2, 9, 11, 2061}},
-             {Layout::ncdhw, {2, 3, 9, 17, 33}},
-             {Layout::nc, {1000, 70}},
-             {Layout::ncl, {4, 2, 70001}},
-             {Layout::nchw, {32, 19, 7, 7}},  // short planes: tiles of channels and the rest
-             {Layout::nchw, {1, 40, 7, 7}},   // one sample: groups of sixteen planes
-             {Layout::nchw, {1, 33, 4, 4}},   // ... with 1 to 4 whole vectors fixed at
-             {Layout::nchw, {1, 17, 5, 6}},   //     compile time (16, 30, 36 and 64
-             {Layout::nchw, {1, 20, 6, 6}},   //     values), and counted at run time
-             {Layout::nchw, {1, 18, 8, 8}},   //     below and above that (9, 100)
-             {Layout::nchw, {1, 16, 3, 3}},
-             {Layout::nchw, {1, 16, 10, 10}},
+             {Layout::nchw, {3, 5, 37, 41}},   {Layout::nhwc, {3, 37, 41, 5}},
+             {Layout::nhwc, {2, 9, 11, 2061}}, {Layout::ncdhw, {2, 3, 9, 17, 33}},
+             {Layout::nc, {1000, 70}},         {Layout::ncl, {4, 2, 70001}},
+             {Layout::nchw, {32, 19, 7, 7}},   // short planes: tiles of channels and the rest
+             {Layout::nchw, {6, 300, 7, 7}},   // sample-major sixteens over two chunks, with
+             {Layout::nchw, {8, 48, 4, 4}},    // one whole vector per plane,
+             {Layout::nchw, {3, 33, 8, 8}},    // four,
+             {Layout::nchw, {5, 40, 3, 3}},    // none
+             {Layout::nchw, {1, 40, 7, 7}},    // one sample: groups of sixteen planes, with
+             {Layout::nchw, {1, 33, 4, 4}},    // 1 to 4 whole vectors fixed at compile time
+             {Layout::nchw, {1, 17, 5, 6}},    // (16, 30, 36, 64 values),
+             {Layout::nchw, {1, 20, 6, 6}},    //
+             {Layout::nchw, {1, 18, 8, 8}},    //
+             {Layout::nchw, {1, 16, 3, 3}},    // or counted at run time (9, 100 values)
+             {Layout::nchw, {1, 16, 10, 10}},  //
+             {Layout::nchw, {1, 4096, 7, 7}},  // many small planes: far-out first values
+             {Layout::nchw, {1, 4096, 3, 3}},  //
              {Layout::nchw, {2, 3, 20, 20}},   // long planes of several samples
              {Layout::ncl, {2000, 3, 37}}}) {  // two groups of samples
 
