@@ -254,15 +254,23 @@ inline void finish_sixteen(const MomentsArgs& args, std::size_t first, const flo
 /// out makes M2 = q - s^2 / n cancel and magnifies the float rounding of q up to ~25x); the
 /// mean of four, 8.2e-7 (eight: 5.4e-7), for 9% more time than one (eight: 20%). Dev machine,
 /// 7x7, 3x3 and 10x10 planes with offsets 0, 3 and 1000.
-inline constexpr std::size_t kSmallPlaneShiftSample = 4;
+inline constexpr std::size_t kSmallPlaneShiftSample = 4;  // as written out below
 
 /// Sixteen blocks of one plane each (a single sample's small planes), [first, first + 16).
 template <class Ops, std::size_t kWhole = kAnyWhole>
 void small_planes_moments_fast(const MomentsArgs& args, std::size_t first) noexcept {
   const float* planes = args.src + first * args.inner;
   alignas(64) float shifts[Ops::lanes];
-  for (std::size_t p = 0; p < Ops::lanes; ++p) {
-    shifts[p] = sample_shift<kSmallPlaneShiftSample>(planes + p * args.inner, args.inner);
+  if (args.inner >= 4) {  // as a tree and a product, a third of the time of the loop
+#pragma GCC unroll 16
+    for (std::size_t p = 0; p < Ops::lanes; ++p) {
+      const float* x = planes + p * args.inner;
+      shifts[p] = ((x[0] + x[1]) + (x[2] + x[3])) * 0.25f;
+    }
+  } else {
+    for (std::size_t p = 0; p < Ops::lanes; ++p) {
+      shifts[p] = sample_shift<kSmallPlaneShiftSample>(planes + p * args.inner, args.inner);
+    }
   }
   typename Ops::vec s, q;
   sixteen_plane_sums<Ops, kWhole>(args, planes, shifts, s, q);
