@@ -179,52 +179,92 @@ void short_planes_moments_fast(const MomentsArgs& args, std::size_t first_block)
 /// kWhole is the plane's count of whole vectors when fixed at compile time (see
 /// with_fixed_whole), or kAnyWhole. Fixed, the sixteen planes unroll completely and the first
 /// vector starts the sums instead of adding to zeros (0 + d and 0 + d * d round to d and
-/// d * d: the same bits): 7x7 planes 5.4 -> 4.9 ns each (dev machine, one thread, data in
-/// L2), which is the statistics pass of a batch-1 7x7 training step.
+/// d * d: the same bits): 1x2048x7x7 fast pass 9.8 -> 8.3 us (dev machine, one thread,
+/// harness, with the same shift). Only then: sixteen copies of a run-time loop ran slower.
 inline constexpr std::size_t kAnyWhole = ~std::size_t{0};
 
-/// Sixteen consecutive planes of args.inner values from `planes`, each shifted by its lane of
-/// `shifts`: lane p of `sums` / `squares` gets plane p's float sum of d and of d * d.
+/// Values averaged into a one-sample small plane's shift. Each is one plane's own: the first
+/// value alone left M2 3.2e-6 off the exact value in 65536 planes of normal data (a first value
+/// 2-3 sigma out makes M2 = q - s^2 / n cancel and magnifies the float rounding of q up to
+/// ~25x); the mean of four, 8.2e-7 (eight: 5.4e-7). Dev machine, 7x7, 3x3 and 10x10 planes
+/// with offsets 0, 3 and 1000. Correct first: four cost 10-25% of the fast pass over one
+/// (harness, one thread: 32x256x14x14 92 -> 102 us, 1x2048x7x7 8.3 -> 10.4 us).
+inline constexpr std::size_t kSmallPlaneShiftSample = 4;
+
+/// A small plane's shift, the mean of its first kSmallPlaneShiftSample values (as a tree and a
+/// product: a third of the time of sample_shift's loop). Planes of two or three values take the
+/// first: with a term or two per lane there is nothing for the cancellation to magnify.
+inline float small_plane_shift(const float* x, std::size_t n) noexcept {
+  static_assert(kSmallPlaneShiftSample == 4, "written out for four");
+  return n >= 4 ? ((x[0] + x[1]) + (x[2] + x[3])) * 0.25f : x[0];
+}
+
+/// One small plane's float sums of d = x - shift and of d * d over `whole` values in whole
+/// vectors (kWhole of them when fixed, see sixteen_plane_sums) and a partial vector of `tail`.
 template <class Ops, std::size_t kWhole>
-inline void sixteen_plane_sums(const MomentsArgs& args, const float* planes, const float* shifts,
+[[gnu::always_inline]] inline void small_plane_sums(const float* x, float shift_value,
+                                                    std::size_t whole, std::size_t tail,
+                                                    typename Ops::vec& sums,
+                                                    typename Ops::vec& squares) noexcept {
+  using vec = typename Ops::vec;
+  constexpr std::size_t kLanes = Ops::lanes;
+  const vec shift = Ops::broadcast(shift_value);
+  vec s, q;
+  std::size_t i = 0;
+  if constexpr (kWhole != kAnyWhole) {
+    s = Ops::load(x) - shift;
+    q = s * s;
+    i = kLanes;
+  } else {
+    s = q = Ops::broadcast(0.0f);
+  }
+  for (; i < whole; i += kLanes) {
+    const vec d = Ops::load(x + i) - shift;
+    s = s + d;
+    q = Ops::fma(d, d, q);
+  }
+  if (tail != 0) {
+    const vec d = Ops::sub_first(Ops::load_partial(x + whole, tail), shift, tail);
+    s = s + d;
+    q = Ops::fma(d, d, q);
+  }
+  sums = s;
+  squares = q;
+}
+
+/// Sixteen consecutive planes of args.inner values from `planes`, each shifted by its lane of
+/// `shifts`: lane p of `sums` / `squares` gets plane p's float sum of d and of d * d. With
+/// kOwnShifts each plane's shift is first set from the plane itself (small_plane_shift), in walk
+/// order: reading every plane's head before the walk misled the hardware prefetchers
+/// (32x1024x14x14 from DRAM: 1.0 -> 1.5 ms).
+template <class Ops, std::size_t kWhole, bool kOwnShifts>
+inline void sixteen_plane_sums(const MomentsArgs& args, const float* planes, float* shifts,
                                typename Ops::vec& sums, typename Ops::vec& squares) noexcept {
   using vec = typename Ops::vec;
   constexpr std::size_t kLanes = Ops::lanes;
-  constexpr bool kFixed = kWhole != kAnyWhole;
   static_assert(kLanes == 16, "one plane per lane");
-  static_assert(!kFixed || kWhole >= 1, "the first vector starts the sums");
+  static_assert(kWhole == kAnyWhole || kWhole >= 1, "the first vector starts the sums");
   const std::size_t inner = args.inner;
   vec plane_sums[kLanes];
   vec plane_squares[kLanes];
   // Loop-invariant split of a plane into whole vectors and a masked tail.
-  const std::size_t whole = (kFixed ? kWhole : inner / kLanes) * kLanes;
+  const std::size_t whole = (kWhole != kAnyWhole ? kWhole : inner / kLanes) * kLanes;
   const std::size_t tail = inner - whole;
+  if constexpr (kWhole != kAnyWhole) {
 #pragma GCC unroll 16
-  for (std::size_t p = 0; p < kLanes; ++p) {
-    const float* x = planes + p * inner;
-    const vec shift = Ops::broadcast(shifts[p]);
-    vec s, q;
-    std::size_t i = 0;
-    if constexpr (kFixed) {
-      s = Ops::load(x) - shift;
-      q = s * s;
-      i = kLanes;
-    } else {
-      s = q = Ops::broadcast(0.0f);
+    for (std::size_t p = 0; p < kLanes; ++p) {
+      const float* x = planes + p * inner;
+      if constexpr (kOwnShifts) shifts[p] = small_plane_shift(x, inner);
+      small_plane_sums<Ops, kWhole>(x, shifts[p], whole, tail, plane_sums[p], plane_squares[p]);
     }
-#pragma GCC unroll 16
-    for (; i < whole; i += kLanes) {
-      const vec d = Ops::load(x + i) - shift;
-      s = s + d;
-      q = Ops::fma(d, d, q);
+  } else {
+    // Not unrolled: sixteen copies of the run-time loop, with the shift, ran out of registers
+    // and kept the loop index on the stack (32x256x14x14 40% slower).
+    for (std::size_t p = 0; p < kLanes; ++p) {
+      const float* x = planes + p * inner;
+      if constexpr (kOwnShifts) shifts[p] = small_plane_shift(x, inner);
+      small_plane_sums<Ops, kWhole>(x, shifts[p], whole, tail, plane_sums[p], plane_squares[p]);
     }
-    if (tail != 0) {
-      const vec d = Ops::sub_first(Ops::load_partial(x + whole, tail), shift, tail);
-      s = s + d;
-      q = Ops::fma(d, d, q);
-    }
-    plane_sums[p] = s;
-    plane_squares[p] = q;
   }
   sums = Ops::transpose_sum(plane_sums);
   squares = Ops::transpose_sum(plane_squares);
@@ -249,31 +289,13 @@ inline void finish_sixteen(const MomentsArgs& args, std::size_t first, const flo
   }
 }
 
-/// Values averaged into a small plane's shift. Each is one plane's own: the first value alone
-/// left M2 3.2e-6 off the exact value in 65536 planes of normal data (a first value 2-3 sigma
-/// out makes M2 = q - s^2 / n cancel and magnifies the float rounding of q up to ~25x); the
-/// mean of four, 8.2e-7 (eight: 5.4e-7), for 9% more time than one (eight: 20%). Dev machine,
-/// 7x7, 3x3 and 10x10 planes with offsets 0, 3 and 1000.
-inline constexpr std::size_t kSmallPlaneShiftSample = 4;  // as written out below
-
 /// Sixteen blocks of one plane each (a single sample's small planes), [first, first + 16).
 template <class Ops, std::size_t kWhole = kAnyWhole>
 void small_planes_moments_fast(const MomentsArgs& args, std::size_t first) noexcept {
   const float* planes = args.src + first * args.inner;
   alignas(64) float shifts[Ops::lanes];
-  if (args.inner >= 4) {  // as a tree and a product, a third of the time of the loop
-#pragma GCC unroll 16
-    for (std::size_t p = 0; p < Ops::lanes; ++p) {
-      const float* x = planes + p * args.inner;
-      shifts[p] = ((x[0] + x[1]) + (x[2] + x[3])) * 0.25f;
-    }
-  } else {
-    for (std::size_t p = 0; p < Ops::lanes; ++p) {
-      shifts[p] = sample_shift<kSmallPlaneShiftSample>(planes + p * args.inner, args.inner);
-    }
-  }
   typename Ops::vec s, q;
-  sixteen_plane_sums<Ops, kWhole>(args, planes, shifts, s, q);
+  sixteen_plane_sums<Ops, kWhole, true>(args, planes, shifts, s, q);
   const typename Ops::vecd sums[2] = {Ops::widen_lo(s), Ops::widen_hi(s)};
   const typename Ops::vecd squares[2] = {Ops::widen_lo(q), Ops::widen_hi(q)};
   finish_sixteen<Ops>(args, first, shifts, sums, squares, static_cast<double>(args.inner));
@@ -310,8 +332,8 @@ void sample_major_planes_moments_fast(const MomentsArgs& args, std::size_t first
       const float* planes = args.src + n * sample_stride + c0 * inner;
       for (std::size_t g = 0; g < groups; ++g) {
         typename Ops::vec s, q;
-        sixteen_plane_sums<Ops, kWhole>(args, planes + g * kLanes * inner, shifts + g * kLanes, s,
-                                        q);
+        sixteen_plane_sums<Ops, kWhole, false>(args, planes + g * kLanes * inner,
+                                               shifts + g * kLanes, s, q);
         if (n == 0) {
           sums[g][0] = Ops::widen_lo(s);
           sums[g][1] = Ops::widen_hi(s);
