@@ -64,8 +64,9 @@ inline ChannelsFirstBlock channels_first_block(const MomentsArgs& args,
 }
 
 /// Channels-first blocks are cut between threads only at multiples of this: the AVX-512 fast
-/// kernel reduces sixteen one-plane blocks at a time (rounding differently from one at a
-/// time), so the groups must not depend on the thread count. (The exact kernels' groups of
+/// kernels reduce sixteen one-plane blocks, or sixteen channels of small planes grouped over
+/// all samples, at a time (rounding differently from one at a time), so the groups must not
+/// depend on the thread count. (The exact kernels' groups of
 /// dlanes blocks round each block alike in any group, so they need no such care.)
 inline constexpr std::size_t kChannelsFirstBlockAlign = 16;
 
