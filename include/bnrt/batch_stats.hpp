@@ -36,11 +36,11 @@ struct ChannelMoments {
 enum class StatsPrecision {
   /// Every value widened to double before it is summed: within ~1e-15 relative of the exact
   /// moments, so batches merge into the same result as one pass (recalibration). Bound by FP
-  /// throughput: ~80% of memcpy's read rate on cache-resident tensors (dev machine).
+  /// throughput: 50-80% of memcpy's read rate on L3-resident tensors (dev machine).
   exact,
-  /// Float runs of 16 values per lane widened into double: within ~1e-7 relative (tested at
-  /// 1e-6), far below what float outputs show; faster than memcpy reads. What the training
-  /// forward uses.
+  /// Float runs of 16 values per lane widened into double: typically within ~1e-7 relative,
+  /// 1e-6 at worst (tested, with large offsets), far below what float outputs show; faster
+  /// than memcpy reads. What the training forward uses.
   fast,
 };
 
