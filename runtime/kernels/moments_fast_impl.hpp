@@ -30,10 +30,9 @@ inline constexpr std::size_t kShiftSample = 8;
 /// How far ahead a block's first walk prefetches its own tile (see tile_moments_fast).
 inline constexpr std::size_t kPrefetchRows = 32;
 
-/// The float shift of a run of values: the mean of its first (up to) kSample values.
-template <std::size_t kSample = kShiftSample>
+/// The float shift of a run of values: the mean of its first (up to) kShiftSample values.
 inline float sample_shift(const float* x, std::size_t n) noexcept {
-  const std::size_t sample = n < kSample ? n : kSample;
+  const std::size_t sample = n < kShiftSample ? n : kShiftSample;
   float sum = 0.0f;
   for (std::size_t k = 0; k < sample; ++k) sum += x[k];
   return sum / static_cast<float>(sample);
@@ -183,19 +182,16 @@ void short_planes_moments_fast(const MomentsArgs& args, std::size_t first_block)
 /// harness, with the same shift). Only then: sixteen copies of a run-time loop ran slower.
 inline constexpr std::size_t kAnyWhole = ~std::size_t{0};
 
-/// Values averaged into a one-sample small plane's shift. Each is one plane's own: the first
-/// value alone left M2 3.2e-6 off the exact value in 65536 planes of normal data (a first value
-/// 2-3 sigma out makes M2 = q - s^2 / n cancel and magnifies the float rounding of q up to
-/// ~25x); the mean of four, 8.2e-7 (eight: 5.4e-7). Dev machine, 7x7, 3x3 and 10x10 planes
-/// with offsets 0, 3 and 1000. Correct first: four cost 10-25% of the fast pass over one
-/// (harness, one thread: 32x256x14x14 92 -> 102 us, 1x2048x7x7 8.3 -> 10.4 us).
-inline constexpr std::size_t kSmallPlaneShiftSample = 4;
-
-/// A small plane's shift, the mean of its first kSmallPlaneShiftSample values (as a tree and a
-/// product: a third of the time of sample_shift's loop). Planes of two or three values take the
-/// first: with a term or two per lane there is nothing for the cancellation to magnify.
+/// A one-sample small plane's shift: the mean of its first four values, summed as a tree and
+/// scaled by a product (a third of the time of sample_shift's loop). The first value alone
+/// left M2 3.2e-6 off the exact value in 65536 planes of normal data (a first value 2-3 sigma
+/// out makes M2 = q - s^2 / n cancel and magnifies the float rounding of q up to ~25x); the
+/// mean of four, 8.2e-7 (eight: 5.4e-7). Dev machine, 7x7, 3x3 and 10x10 planes with offsets
+/// 0, 3 and 1000. Correct first: four cost 10-25% of the fast pass over one (harness, one
+/// thread: 32x256x14x14 92 -> 102 us, 1x2048x7x7 8.3 -> 10.4 us). Planes of two or three values
+/// take the first: with a term or two per lane there is nothing for the cancellation to
+/// magnify.
 inline float small_plane_shift(const float* x, std::size_t n) noexcept {
-  static_assert(kSmallPlaneShiftSample == 4, "written out for four");
   return n >= 4 ? ((x[0] + x[1]) + (x[2] + x[3])) * 0.25f : x[0];
 }
 
