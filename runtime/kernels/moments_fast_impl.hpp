@@ -169,14 +169,15 @@ void short_planes_moments_fast(const MomentsArgs& args, std::size_t first_block)
   totals.finish(args, first_block, 1, static_cast<double>(block.planes * inner));
 }
 
-/// Small planes (a few vectors each) are reduced sixteen at a time, one plane per lane: each
-/// plane in one float run, then all sixteen summed together with a transpose-sum. A 7x7 plane
-/// otherwise spends more on its two horizontal sums and its finish than on its 49 values.
-/// This rounds differently from short_planes_moments_fast, so compute_moments cuts the
-/// blocks between threads at multiples of 16 only.
+/// Small planes (a few vectors each) are reduced a group of `lanes` at a time (sixteen on
+/// AVX-512), one plane per lane: each plane in one float run, then the whole group summed
+/// together with a transpose-sum. A 7x7 plane otherwise spends more on its two horizontal sums
+/// and its finish than on its 49 values. This rounds differently from
+/// short_planes_moments_fast, so compute_moments cuts the blocks between threads at multiples
+/// of kChannelsFirstBlockAlign only.
 ///
 /// kWhole is the plane's count of whole vectors when fixed at compile time (see
-/// with_fixed_whole), or kAnyWhole. Fixed, the sixteen planes unroll completely and the first
+/// with_fixed_whole), or kAnyWhole. Fixed, the group's planes unroll completely and the first
 /// vector starts the sums instead of adding to zeros (0 + d and 0 + d * d round to d and
 /// d * d: the same bits): 1x2048x7x7 fast pass 9.8 -> 8.3 us (dev machine, one thread,
 /// harness, with the same shift). Only then: sixteen copies of a run-time loop ran slower.
@@ -196,7 +197,7 @@ inline float small_plane_shift(const float* x, std::size_t n) noexcept {
 }
 
 /// One small plane's float sums of d = x - shift and of d * d over `whole` values in whole
-/// vectors (kWhole of them when fixed, see sixteen_plane_sums) and a partial vector of `tail`.
+/// vectors (kWhole of them when fixed, see plane_group_sums) and a partial vector of `tail`.
 template <class Ops, std::size_t kWhole>
 [[gnu::always_inline]] inline void small_plane_sums(const float* x, float shift_value,
                                                     std::size_t whole, std::size_t tail,
@@ -228,17 +229,16 @@ template <class Ops, std::size_t kWhole>
   squares = q;
 }
 
-/// Sixteen consecutive planes of args.inner values from `planes`, each shifted by its lane of
-/// `shifts`: lane p of `sums` / `squares` gets plane p's float sum of d and of d * d. With
+/// A group of `lanes` consecutive planes of args.inner values from `planes`, each shifted by
+/// its lane of `shifts`: lane p of `sums` / `squares` gets plane p's float sum of d and d * d. With
 /// kOwnShifts each plane's shift is first set from the plane itself (small_plane_shift), in walk
 /// order: reading every plane's head before the walk misled the hardware prefetchers
 /// (32x1024x14x14 from DRAM: 1.0 -> 1.5 ms).
 template <class Ops, std::size_t kWhole, bool kOwnShifts>
-inline void sixteen_plane_sums(const MomentsArgs& args, const float* planes, float* shifts,
-                               typename Ops::vec& sums, typename Ops::vec& squares) noexcept {
+inline void plane_group_sums(const MomentsArgs& args, const float* planes, float* shifts,
+                             typename Ops::vec& sums, typename Ops::vec& squares) noexcept {
   using vec = typename Ops::vec;
   constexpr std::size_t kLanes = Ops::lanes;
-  static_assert(kLanes == 16, "one plane per lane");
   static_assert(kWhole == kAnyWhole || kWhole >= 1, "the first vector starts the sums");
   const std::size_t inner = args.inner;
   vec plane_sums[kLanes];
@@ -266,12 +266,12 @@ inline void sixteen_plane_sums(const MomentsArgs& args, const float* planes, flo
   squares = Ops::transpose_sum(plane_squares);
 }
 
-/// Mean and M2 of sixteen channels [first, first + 16) from their shifts and the double sums
+/// Mean and M2 of the `lanes` channels from `first` on, from their shifts and the double sums
 /// of d and d * d over `count` values each (two halves of dlanes).
 template <class Ops>
-inline void finish_sixteen(const MomentsArgs& args, std::size_t first, const float* shifts,
-                           const typename Ops::vecd (&sums)[2],
-                           const typename Ops::vecd (&squares)[2], double count) noexcept {
+inline void finish_plane_group(const MomentsArgs& args, std::size_t first, const float* shifts,
+                               const typename Ops::vecd (&sums)[2],
+                               const typename Ops::vecd (&squares)[2], double count) noexcept {
   using vecd = typename Ops::vecd;
   const vecd inverse_count = Ops::broadcast_d(1.0 / count);
   const vecd zero = Ops::broadcast_d(0.0);
@@ -285,24 +285,24 @@ inline void finish_sixteen(const MomentsArgs& args, std::size_t first, const flo
   }
 }
 
-/// Sixteen blocks of one plane each (a single sample's small planes), [first, first + 16).
+/// A group of `lanes` blocks of one plane each (a single sample's small planes) from `first`.
 template <class Ops, std::size_t kWhole = kAnyWhole>
 void small_planes_moments_fast(const MomentsArgs& args, std::size_t first) noexcept {
   const float* planes = args.src + first * args.inner;
   alignas(64) float shifts[Ops::lanes];
   typename Ops::vec s, q;
-  sixteen_plane_sums<Ops, kWhole, true>(args, planes, shifts, s, q);
+  plane_group_sums<Ops, kWhole, true>(args, planes, shifts, s, q);
   const typename Ops::vecd sums[2] = {Ops::widen_lo(s), Ops::widen_hi(s)};
   const typename Ops::vecd squares[2] = {Ops::widen_lo(q), Ops::widen_hi(q)};
-  finish_sixteen<Ops>(args, first, shifts, sums, squares, static_cast<double>(args.inner));
+  finish_plane_group<Ops>(args, first, shifts, sums, squares, static_cast<double>(args.inner));
 }
 
 /// Channels per sample-major chunk: the chunk's double totals (4 KiB) stay in L1.
 inline constexpr std::size_t kSampleMajorChannels = 256;
 
 /// Blocks [first, end) of small planes grouped over all samples (one group: block b is channel
-/// b), whole sixteens only, walked in memory order: sample by sample through a chunk of
-/// channels, each sixteen planes reduced as in small_planes_moments_fast and widened into the
+/// b), whole groups of `lanes` only, walked in memory order: sample by sample through a chunk
+/// of channels, each group of planes reduced as in small_planes_moments_fast and widened into the
 /// channels' double totals. The strided walk of short_planes_moments_fast (a tile of channels
 /// down all samples, a sample apart) read 32x512x7x7 at 62-73% of memcpy's rate; this walk
 /// took its fast pass from 94 to 63 us (one thread, harness). Each channel's shift is the
@@ -328,8 +328,8 @@ void sample_major_planes_moments_fast(const MomentsArgs& args, std::size_t first
       const float* planes = args.src + n * sample_stride + c0 * inner;
       for (std::size_t g = 0; g < groups; ++g) {
         typename Ops::vec s, q;
-        sixteen_plane_sums<Ops, kWhole, false>(args, planes + g * kLanes * inner,
-                                               shifts + g * kLanes, s, q);
+        plane_group_sums<Ops, kWhole, false>(args, planes + g * kLanes * inner, shifts + g * kLanes,
+                                             s, q);
         if (n == 0) {
           sums[g][0] = Ops::widen_lo(s);
           sums[g][1] = Ops::widen_hi(s);
@@ -343,14 +343,16 @@ void sample_major_planes_moments_fast(const MomentsArgs& args, std::size_t first
     }
     const double count = static_cast<double>(args.samples * inner);
     for (std::size_t g = 0; g < groups; ++g) {
-      finish_sixteen<Ops>(args, c0 + g * kLanes, shifts + g * kLanes, sums[g], squares[g], count);
+      finish_plane_group<Ops>(args, c0 + g * kLanes, shifts + g * kLanes, sums[g], squares[g],
+                              count);
     }
   }
 }
 
 /// Calls kernel.template operator()<kWhole>() with the count of whole vectors of args.inner
-/// fixed at compile time for planes of 16 to 79 values (4x4 to 8x8, 7x7 among them), where the
-/// per-plane loop is most of the cost, and kAnyWhole otherwise.
+/// fixed at compile time for planes of one to four whole vectors and a partial one (16 to 79
+/// values on AVX-512: 4x4 to 8x8, 7x7 among them), where the per-plane loop is most of the
+/// cost, and kAnyWhole otherwise.
 template <class Ops, class Kernel>
 inline void with_fixed_whole(const MomentsArgs& args, const Kernel& kernel) noexcept {
   switch (args.inner / Ops::lanes) {
@@ -380,7 +382,7 @@ void channels_first_moments_fast(const MomentsArgs& args, std::size_t first,
   if (args.group == 1) {
     // One plane (or segment) per block, walked in memory order.
     if constexpr (Ops::has_transpose_sum) {
-      static_assert(Ops::lanes == kChannelsFirstBlockAlign);
+      static_assert(kChannelsFirstBlockAlign % Ops::lanes == 0);
       if (short_planes) {
         with_fixed_whole<Ops>(args, [&]<std::size_t kWhole>() {
           for (; first + Ops::lanes <= end; first += Ops::lanes) {
@@ -393,7 +395,8 @@ void channels_first_moments_fast(const MomentsArgs& args, std::size_t first,
       long_planes_moments_fast<Ops, 1>(args, block);
     }
   } else if (short_planes) {
-    if constexpr (Ops::has_transpose_sum) {
+    // With four lanes (SSE2) the tiles' strided walk stayed 7% faster (32x512x7x7).
+    if constexpr (Ops::has_transpose_sum && Ops::lanes >= 8) {
       if (args.group == args.samples) {  // one group of all samples: block b is channel b
         const std::size_t whole_end = first + (end - first) / Ops::lanes * Ops::lanes;
         with_fixed_whole<Ops>(args, [&]<std::size_t kWhole>() {

@@ -285,12 +285,20 @@ struct SimdOps {
     }
   }
 
-  /// AVX-512 only: lane j of the result is the sum of all lanes of v[j] (a 16 x 16 transpose
-  /// and add in four shuffle-and-add levels, ~3 ops per input vector instead of ~8 for a
-  /// horizontal sum each).
-  static constexpr bool has_transpose_sum = is_avx512;
-  static vec transpose_sum(const vec (&v)[16]) noexcept {
-    static_assert(is_avx512, "16 x 16 transpose-sum is an AVX-512 kernel");
+  /// Lane j of the result is the sum of all lanes of v[j]: a lanes x lanes transpose and add
+  /// in log2(lanes) shuffle-and-add levels, ~3 ops per input vector on AVX-512 instead of ~8
+  /// for a horizontal sum each (xsimd's haddp below AVX-512; its AVX-512 one needs AVX512DQ,
+  /// which the AVX-512 unit is not built for). Each lane's tree is the same whatever the other
+  /// rows hold.
+  static constexpr bool has_transpose_sum = true;
+  static vec transpose_sum(const vec (&v)[lanes]) noexcept {
+    if constexpr (is_avx512) {
+      return transpose_sum_avx512(v);
+    } else {
+      return xsimd::haddp(v);
+    }
+  }
+  static vec transpose_sum_avx512(const vec (&v)[lanes]) noexcept {
     __m512 pairs[8];  // 128-bit block k of pairs[i]: block-k partial sums of v[2i], v[2i + 1]
     for (int i = 0; i < 8; ++i) {
       pairs[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]),
