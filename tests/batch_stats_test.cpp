@@ -162,6 +162,7 @@ TEST(MomentsDeterminism, ThreadCountNeverChangesABit) {
              {Layout::nchw, {5, 37, 14, 14}},  // exact: groups of one-plane blocks, odd tail
              {Layout::nchw, {1, 4000, 7, 7}},
              {Layout::nchw, {32, 500, 7, 7}},
+             {Layout::nchw, {3, 37, 17, 17}},  // medium-plane groups across samples
              {Layout::ncl, {3000, 7, 37}},
              {Layout::ncl, {64, 700, 3}},      // planes narrower than a vector
              {Layout::ncl, {1, 40000, 5}},     // the same, one sample: split by channel
@@ -373,25 +374,30 @@ TEST(TrainingBatchNorm, FastStatisticsWithinOneMillionth) {
     if (!isa_supported(isa)) continue;
     IsaScope scope(isa);
     for (const auto& [layout, dims] : std::vector<std::pair<Layout, std::vector<std::int64_t>>>{
-             {Layout::nchw, {3, 5, 37, 41}},   {Layout::nhwc, {3, 37, 41, 5}},
-             {Layout::nhwc, {2, 9, 11, 2061}}, {Layout::ncdhw, {2, 3, 9, 17, 33}},
-             {Layout::nc, {1000, 70}},         {Layout::ncl, {4, 2, 70001}},
-             {Layout::nchw, {32, 19, 7, 7}},   // short planes: tiles of channels and the rest
-             {Layout::nchw, {6, 300, 7, 7}},   // sample-major sixteens over two chunks, with
-             {Layout::nchw, {8, 48, 4, 4}},    // one whole vector per plane,
-             {Layout::nchw, {3, 33, 8, 8}},    // four,
-             {Layout::nchw, {5, 40, 3, 3}},    // none
-             {Layout::nchw, {1, 40, 7, 7}},    // one sample: groups of sixteen planes, with
-             {Layout::nchw, {1, 33, 4, 4}},    // 1 to 4 whole vectors fixed at compile time
-             {Layout::nchw, {1, 17, 5, 6}},    // (16, 30, 36, 64 values),
-             {Layout::nchw, {1, 20, 6, 6}},    //
-             {Layout::nchw, {1, 18, 8, 8}},    //
-             {Layout::nchw, {1, 16, 3, 3}},    // or counted at run time (9, 100 values)
-             {Layout::nchw, {1, 16, 10, 10}},  //
-             {Layout::nchw, {1, 4096, 7, 7}},  // many small planes: far-out first values
-             {Layout::nchw, {1, 4096, 3, 3}},  //
-             {Layout::nchw, {2, 3, 20, 20}},   // long planes of several samples
-             {Layout::ncl, {2000, 3, 37}}}) {  // two groups of samples
+             {Layout::nchw, {3, 5, 37, 41}},    {Layout::nhwc, {3, 37, 41, 5}},
+             {Layout::nhwc, {2, 9, 11, 2061}},  {Layout::ncdhw, {2, 3, 9, 17, 33}},
+             {Layout::nc, {1000, 70}},          {Layout::ncl, {4, 2, 70001}},
+             {Layout::nchw, {32, 19, 7, 7}},     // short planes: tiles of channels and the rest
+             {Layout::nchw, {6, 300, 7, 7}},     // sample-major sixteens over two chunks, with
+             {Layout::nchw, {8, 48, 4, 4}},      // one whole vector per plane,
+             {Layout::nchw, {3, 33, 8, 8}},      // four,
+             {Layout::nchw, {5, 40, 3, 3}},      // none
+             {Layout::nchw, {1, 40, 7, 7}},      // one sample: groups of sixteen planes, with
+             {Layout::nchw, {1, 33, 4, 4}},      // 1 to 4 whole vectors fixed at compile time
+             {Layout::nchw, {1, 17, 5, 6}},      // (16, 30, 36, 64 values),
+             {Layout::nchw, {1, 20, 6, 6}},      //
+             {Layout::nchw, {1, 18, 8, 8}},      //
+             {Layout::nchw, {1, 16, 3, 3}},      // or counted at run time (9, 100 values)
+             {Layout::nchw, {1, 16, 10, 10}},    //
+             {Layout::nchw, {1, 4096, 7, 7}},    // many small planes: far-out first values
+             {Layout::nchw, {1, 4096, 3, 3}},    //
+             {Layout::nchw, {1, 40, 17, 17}},    // medium planes, groups of sixteen (or eight):
+             {Layout::nchw, {3, 22, 32, 32}},    // groups across samples, 64 AVX-512 vectors,
+             {Layout::nchw, {2, 20, 16, 32}},    // 64 AVX2 vectors,
+             {Layout::nchw, {1, 2048, 23, 23}},  // many planes: far-out first values
+             {Layout::nchw, {1, 2048, 12, 12}},  //
+             {Layout::nchw, {2, 3, 20, 20}},     // long planes of several samples
+             {Layout::ncl, {2000, 3, 37}}}) {    // two groups of samples
 
       for (double offset : {0.0, 1000.0}) {
         const auto x = channel_data(rng, layout, dims, offset, 1.0);

@@ -192,8 +192,11 @@ inline constexpr std::size_t kAnyWhole = ~std::size_t{0};
 /// thread: 32x256x14x14 92 -> 102 us, 1x2048x7x7 8.3 -> 10.4 us). Planes of two or three values
 /// take the first: with a term or two per lane there is nothing for the cancellation to
 /// magnify.
+inline float four_value_shift(const float* x) noexcept {
+  return ((x[0] + x[1]) + (x[2] + x[3])) * 0.25f;
+}
 inline float small_plane_shift(const float* x, std::size_t n) noexcept {
-  return n >= 4 ? ((x[0] + x[1]) + (x[2] + x[3])) * 0.25f : x[0];
+  return n >= 4 ? four_value_shift(x) : x[0];
 }
 
 /// One small plane's float sums of d = x - shift and of d * d over `whole` values in whole
@@ -250,7 +253,8 @@ inline void plane_group_sums(const MomentsArgs& args, const float* planes, float
 #pragma GCC unroll 16
     for (std::size_t p = 0; p < kLanes; ++p) {
       const float* x = planes + p * inner;
-      if constexpr (kOwnShifts) shifts[p] = small_plane_shift(x, inner);
+      // A whole vector or more: at least four values (a branch per plane otherwise).
+      if constexpr (kOwnShifts) shifts[p] = four_value_shift(x);
       small_plane_sums<Ops, kWhole>(x, shifts[p], whole, tail, plane_sums[p], plane_squares[p]);
     }
   } else {
@@ -295,6 +299,75 @@ void small_planes_moments_fast(const MomentsArgs& args, std::size_t first) noexc
   const typename Ops::vecd sums[2] = {Ops::widen_lo(s), Ops::widen_hi(s)};
   const typename Ops::vecd squares[2] = {Ops::widen_lo(q), Ops::widen_hi(q)};
   finish_plane_group<Ops>(args, first, shifts, sums, squares, static_cast<double>(args.inner));
+}
+
+/// Planes of up to this many float runs (kFloatRun vectors each) go to
+/// medium_planes_moments_fast on eight or sixteen lanes.
+inline constexpr std::size_t kMediumPlaneRuns = 4;
+
+/// One plane's float sums of d = x - shift and d * d in kMediumPlaneRuns chains taking the
+/// vectors in turn (each chain gets at most kFloatRun of them, as a float run would), added
+/// pairwise at the end: the rounding of one float run plus two additions, and four
+/// independent dependency chains.
+template <class Ops>
+[[gnu::always_inline]] inline void chained_plane_sums(const float* x, float shift_value,
+                                                      std::size_t whole, std::size_t tail,
+                                                      typename Ops::vec& sums,
+                                                      typename Ops::vec& squares) noexcept {
+  using vec = typename Ops::vec;
+  constexpr std::size_t kLanes = Ops::lanes;
+  constexpr std::size_t kChains = kMediumPlaneRuns;
+  const vec shift = Ops::broadcast(shift_value);
+  vec s[kChains], q[kChains];
+  for (std::size_t c = 0; c < kChains; ++c) s[c] = q[c] = Ops::broadcast(0.0f);
+  std::size_t i = 0;
+  for (; i + kChains * kLanes <= whole; i += kChains * kLanes) {
+    for (std::size_t c = 0; c < kChains; ++c) {
+      const vec d = Ops::load(x + i + c * kLanes) - shift;
+      s[c] = s[c] + d;
+      q[c] = Ops::fma(d, d, q[c]);
+    }
+  }
+  std::size_t c = 0;
+  for (; i < whole; i += kLanes, ++c) {
+    const vec d = Ops::load(x + i) - shift;
+    s[c] = s[c] + d;
+    q[c] = Ops::fma(d, d, q[c]);
+  }
+  if (tail != 0) {
+    const vec d = Ops::sub_first(Ops::load_partial(x + whole, tail), shift, tail);
+    s[c] = s[c] + d;
+    q[c] = Ops::fma(d, d, q[c]);
+  }
+  sums = (s[0] + s[1]) + (s[2] + s[3]);
+  squares = (q[0] + q[1]) + (q[2] + q[3]);
+}
+
+/// A group of `lanes` blocks of one plane each, planes of one to kMediumPlaneRuns float runs
+/// (16x16 to 31x31 on AVX-512, 12x12 to 22x22 on AVX2): as small_planes_moments_fast, each
+/// plane summed in float (chained_plane_sums) and the group reduced by transpose-sums, read in
+/// memory order. The per-plane walk (long_planes_moments_fast) pays two horizontal double sums
+/// and a scalar finish per plane, which cost more than the values below a few hundred.
+template <class Ops>
+void medium_planes_moments_fast(const MomentsArgs& args, std::size_t first) noexcept {
+  using vec = typename Ops::vec;
+  constexpr std::size_t kLanes = Ops::lanes;
+  const std::size_t inner = args.inner;
+  const std::size_t whole = inner / kLanes * kLanes;
+  const float* planes = args.src + first * inner;
+  alignas(64) float shifts[kLanes];
+  vec plane_sums[kLanes];
+  vec plane_squares[kLanes];
+  for (std::size_t p = 0; p < kLanes; ++p) {
+    const float* x = planes + p * inner;
+    shifts[p] = sample_shift(x, inner);
+    chained_plane_sums<Ops>(x, shifts[p], whole, inner - whole, plane_sums[p], plane_squares[p]);
+  }
+  const vec s = Ops::transpose_sum(plane_sums);
+  const vec q = Ops::transpose_sum(plane_squares);
+  const typename Ops::vecd sums[2] = {Ops::widen_lo(s), Ops::widen_hi(s)};
+  const typename Ops::vecd squares[2] = {Ops::widen_lo(q), Ops::widen_hi(q)};
+  finish_plane_group<Ops>(args, first, shifts, sums, squares, static_cast<double>(inner));
 }
 
 /// Channels per sample-major chunk: the chunk's double totals (4 KiB) stay in L1.
@@ -389,6 +462,10 @@ void channels_first_moments_fast(const MomentsArgs& args, std::size_t first,
             small_planes_moments_fast<Ops, kWhole>(args, first);
           }
         });
+      } else if (Ops::lanes >= 8 && args.inner <= kMediumPlaneRuns * kFloatRun * Ops::lanes) {
+        for (; first + Ops::lanes <= end; first += Ops::lanes) {
+          medium_planes_moments_fast<Ops>(args, first);
+        }
       }
     }
     for (std::size_t block = first; block < end; ++block) {
