@@ -104,6 +104,21 @@ double gigabytes_per_second(const bench::BatchNormCase& c, double us) {
   return static_cast<double>(c.bytes()) / (us * 1e3);
 }
 
+/// The `op` field of a JSON record: one name per measured pass.
+const char* json_op_name(bench::Op op) {
+  switch (op) {
+    case bench::Op::eval:
+      return "batch_norm";
+    case bench::Op::stats:
+      return "batch_stats";
+    case bench::Op::stats_fast:
+      return "batch_stats_fast";
+    case bench::Op::train:
+      return "batch_norm_train";
+  }
+  return "?";
+}
+
 void print_json(const std::vector<bench::BatchNormCase>& cases, const Results& results) {
   const std::string isa(isa_name(active_isa()));
   for (const auto& c : cases) {
@@ -112,9 +127,7 @@ void print_json(const std::vector<bench::BatchNormCase>& cases, const Results& r
     std::printf(
         "{\"op\":\"%s\",\"shape\":\"%s\",\"layout\":\"%s\",\"threads\":%d,\"isa\":\"%s\","
         "\"impl\":\"%s\",\"median_us\":%.4f,\"gbps\":%.3f}\n",
-        c.op == bench::Op::eval    ? "batch_norm"
-        : c.op == bench::Op::stats ? "batch_stats"
-                                   : "batch_norm_train",
+        json_op_name(c.op),
         c.shape_text().c_str(), std::string(layout_name(c.layout)).c_str(), c.threads,
         c.impl == bench::Impl::bnrt ? isa.c_str() : "n/a",
         std::string(bench::impl_name(c.impl)).c_str(), *us, gigabytes_per_second(c, *us));

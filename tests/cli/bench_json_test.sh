@@ -1,0 +1,43 @@
+#!/bin/sh
+# `bnrt bench` and `bnrt bench train` with --json: one record per (op, shape, layout, threads,
+# impl), every pass under its own op name, and the training table's columns. One batch, one
+# layout, one thread, one short sample each.
+set -eu
+bnrt="$1"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+quick="--batch 1 --threads 1 --rounds 1 --sample-ms 1"
+number='[0-9.]*'
+
+# Each record's key (everything before the timing) appears once.
+unique_keys() {
+  sed 's/,"median_us".*//' "$1" | sort | uniq -d > "$work/dupes.txt"
+  [ ! -s "$work/dupes.txt" ] || fail "records measured twice: $(cat "$work/dupes.txt")"
+}
+
+"$bnrt" bench train $quick --layouts nchw --json > "$work/train.jsonl"
+row='"shape":"1x512x7x7","layout":"nchw","threads":1'
+for op_impl in 'batch_norm".*"impl":"memcpy' 'batch_norm".*"impl":"bnrt' \
+  'batch_stats".*"impl":"bnrt' 'batch_stats_fast".*"impl":"bnrt' \
+  'batch_norm_train".*"impl":"bnrt'; do
+  grep -q "\"op\":\"$op_impl\",\"median_us\":$number,\"gbps\":$number}" "$work/train.jsonl" ||
+    fail "no $op_impl record: $(head -5 "$work/train.jsonl")"
+  grep "\"op\":\"$op_impl\"" "$work/train.jsonl" | grep -q "$row" || fail "no $op_impl for $row"
+done
+unique_keys "$work/train.jsonl"
+
+"$bnrt" bench $quick --layouts nhwc --json > "$work/eval.jsonl"
+grep -q '"op":"batch_norm","shape":"1x7x7x2048","layout":"nhwc","threads":1,"isa":"[a-z0-9]*","impl":"bnrt"' \
+  "$work/eval.jsonl" || fail "no eval record: $(head -5 "$work/eval.jsonl")"
+grep -q '"impl":"naive"' "$work/eval.jsonl" || fail "no naive record"
+if grep -q '"op":"batch_stats\|"op":"batch_norm_train' "$work/eval.jsonl"; then
+  fail "eval bench measured training passes"
+fi
+unique_keys "$work/eval.jsonl"
+
+"$bnrt" bench train $quick --layouts nhwc --no-tiny > "$work/train.txt"
+grep -q 'train/eval' "$work/train.txt" || fail "no train/eval column: $(cat "$work/train.txt")"
+grep -q '^1x7x7x2048 *nhwc *1 ' "$work/train.txt" || fail "no 1x7x7x2048 row"
+if grep -q '^1x16x8x8' "$work/train.txt"; then fail "--no-tiny kept the tiny maps"; fi
+echo "bench json: ok"
