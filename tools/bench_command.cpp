@@ -127,9 +127,8 @@ void print_json(const std::vector<bench::BatchNormCase>& cases, const Results& r
     std::printf(
         "{\"op\":\"%s\",\"shape\":\"%s\",\"layout\":\"%s\",\"threads\":%d,\"isa\":\"%s\","
         "\"impl\":\"%s\",\"median_us\":%.4f,\"gbps\":%.3f}\n",
-        json_op_name(c.op),
-        c.shape_text().c_str(), std::string(layout_name(c.layout)).c_str(), c.threads,
-        c.impl == bench::Impl::bnrt ? isa.c_str() : "n/a",
+        json_op_name(c.op), c.shape_text().c_str(), std::string(layout_name(c.layout)).c_str(),
+        c.threads, c.impl == bench::Impl::bnrt ? isa.c_str() : "n/a",
         std::string(bench::impl_name(c.impl)).c_str(), *us, gigabytes_per_second(c, *us));
   }
 }
