@@ -173,39 +173,43 @@ TEST(MomentsFoldKernels, BlockMergeIsTheScalarMergeBitForBit) {
   }
 }
 
-// The fast channels-last kernel walks cache-resident blocks run by run across groups of tiles
-// and streaming ones tile by tile; a channel's arithmetic is the same either way. Channel
-// counts give more full tiles than one run-major group holds on every ISA, then remainder
-// vectors and a partial one; rows end in a short float run and two row blocks.
+// The fast channels-last kernel walks blocks run by run across groups of tiles (in cache, and
+// streamed from DRAM with the next run requested ahead) or, in channel slices from DRAM, tile
+// by tile; a channel's arithmetic is the same in every walk. Channel counts give more full
+// tiles than one run-major group holds on every ISA, then remainder vectors and a partial
+// one; rows end in a short float run and two row blocks.
 TEST(MomentsFastKernels, ChannelsLastWalkOrderNeverChangesABit) {
   auto rng = make_rng(24);
   std::normal_distribution<float> value(3.0f, 1.5f);
-  for (const std::size_t channels : {std::size_t{1173}, std::size_t{421}, std::size_t{37}}) {
+  for (const std::size_t channels : {std::size_t{2213}, std::size_t{421}, std::size_t{37}}) {
     constexpr std::size_t kRows = 150;
     std::vector<float> x(kRows * channels);
     for (float& v : x) v = value(rng);
     for (Isa isa : all_isas()) {
       if (!isa_supported(isa)) continue;
-      std::vector<double> mean[2], m2[2];
-      for (int streaming = 0; streaming < 2; ++streaming) {
-        mean[streaming].assign(2 * channels, 0.0);
-        m2[streaming].assign(2 * channels, 0.0);
+      enum Walk { in_cache, streamed, streamed_in_slices, kWalks };
+      std::vector<double> mean[kWalks], m2[kWalks];
+      for (int walk = 0; walk < kWalks; ++walk) {
+        mean[walk].assign(2 * channels, 0.0);
+        m2[walk].assign(2 * channels, 0.0);
         kernels::MomentsArgs args;
         args.src = x.data();
         args.channels = channels;
         args.rows = kRows;
         args.block_rows = 77;
-        args.slices = 1;
-        args.slice_channels = channels;
-        args.prefetch = streaming == 1;
-        args.mean = mean[streaming].data();
-        args.m2 = m2[streaming].data();
-        kernels::moments_kernels(isa).channels_last_fast(args, 0, 2);
+        args.slices = walk == streamed_in_slices ? 2 : 1;
+        args.slice_channels = walk == streamed_in_slices ? (channels / 2 + 15) / 16 * 16 : channels;
+        args.prefetch = walk != in_cache;
+        args.mean = mean[walk].data();
+        args.m2 = m2[walk].data();
+        kernels::moments_kernels(isa).channels_last_fast(args, 0, 2 * args.slices);
       }
       const std::string where = std::string(isa_name(isa)) + ", " + std::to_string(channels);
-      EXPECT_EQ(mean[0], mean[1]) << where << " channels";
-      EXPECT_EQ(m2[0], m2[1]) << where << " channels";
-      EXPECT_NE(m2[0][channels - 1], 0.0) << where;  // both walks really wrote the results
+      for (int walk = streamed; walk < kWalks; ++walk) {
+        EXPECT_EQ(mean[in_cache], mean[walk]) << where << " channels, walk " << walk;
+        EXPECT_EQ(m2[in_cache], m2[walk]) << where << " channels, walk " << walk;
+        EXPECT_NE(m2[walk][channels - 1], 0.0) << where;  // the walk really wrote the results
+      }
     }
   }
 }

@@ -492,6 +492,41 @@ void channels_first_moments_fast(const MomentsArgs& args, std::size_t first,
   }
 }
 
+/// The rows a channels-last walk from DRAM reads next (its next float run), requested line by
+/// line in memory order while it reads the current ones: each row step of each tile requests
+/// its share, so the next run arrives in order, spread over the current one. Dev machine, one
+/// thread, loads alone over 51 MB of rows of 256 to 2048 channels: tile walks with the first
+/// tile prefetching the rest of each row 3.9-4.7 ms, run by run with these requests 2.2-2.7 ms
+/// (rows in memory order: 1.7-1.9). Requesting a whole run at once was slower than neither.
+struct NextRowsPrefetch {
+  const float* first = nullptr;      ///< the walk's first channel in row 0
+  std::size_t stride = 0;            ///< floats from row to row
+  std::size_t width = 0;             ///< floats of each row the walk reads
+  std::size_t row = 0, row_end = 0;  ///< rows still to request: [row, row_end)
+  std::size_t done = 0;              ///< floats of `row` already requested
+  std::size_t lines_per_step = 0;    ///< lines requested per row step of a tile
+
+  void request() noexcept {
+    constexpr std::size_t kFloatsPerLine = 16;
+    for (std::size_t k = 0; k < lines_per_step && row < row_end; ++k) {
+      __builtin_prefetch(first + row * stride + done, 0, 2);  // read, into L2 (prefetcht1)
+      done += kFloatsPerLine;
+      if (done >= width) {
+        done = 0;
+        ++row;
+      }
+    }
+  }
+};
+
+/// What a channels-last tile walk requests from DRAM ahead of itself (nothing in cache).
+struct WalkPrefetch {
+  /// Floats of the rest of each row, requested by a block's first tile when it walks the block
+  /// tile by tile (see prefetch_rest_of_row), with the tile's own lines kPrefetchRows ahead.
+  std::size_t rest_of_row = 0;
+  NextRowsPrefetch* next_rows = nullptr;  ///< run by run: the rows of the next run
+};
+
 /// Channels-last, a tile of kVectors float vectors (kVectors * lanes channels; `used` of the
 /// last vector's lanes when partial) over rows [row_begin, row_end): float runs of kFloatRun
 /// rows with the shift, sums and sums of squares in registers (3 per vector, so a tile is 128
@@ -540,18 +575,19 @@ struct FastTile {
 
   /// One float run, rows [run, run_end) (at most kFloatRun), widened into the totals.
   void add_run(const MomentsArgs& args, std::size_t run, std::size_t run_end, std::size_t c0,
-               std::size_t used, std::size_t prefetch_floats) noexcept {
+               std::size_t used, const WalkPrefetch& prefetch) noexcept {
     const std::size_t channels = args.channels;
     vec s[kVectors], q[kVectors];
     for (std::size_t v = 0; v < kVectors; ++v) s[v] = q[v] = Ops::broadcast(0.0f);
     for (std::size_t row = run; row < run_end; ++row) {
       const float* x = args.src + row * channels + c0;
-      prefetch_rest_of_row<Ops>(x + kVectors * kLanes, prefetch_floats);
-      if (prefetch_floats != 0) {
+      if (prefetch.rest_of_row != 0) {
+        prefetch_rest_of_row<Ops>(x + kVectors * kLanes, prefetch.rest_of_row);
         // On the first walk the tile's own lines also come from DRAM at a stride of a row:
         // request them kPrefetchRows ahead (NHWC 32x28x28x256: 12 -> 19 GB/s; 8 rows: 16).
         prefetch_rest_of_row<Ops>(x + kPrefetchRows * channels, kVectors * kLanes);
       }
+      if (prefetch.next_rows != nullptr) prefetch.next_rows->request();
 #pragma GCC unroll 8
       for (std::size_t v = 0; v < kVectors; ++v) {
         // Lanes past `used` load 0 with a shift of 0, so they stay 0.
@@ -600,38 +636,48 @@ struct FastTile {
 template <class Ops, std::size_t kVectors, bool kPartial>
 inline void tile_moments_fast(const MomentsArgs& args, std::size_t block, std::size_t row_begin,
                               std::size_t row_end, std::size_t c0, std::size_t used,
-                              std::size_t prefetch_floats = 0) noexcept {
+                              const WalkPrefetch& prefetch = {}) noexcept {
   FastTile<Ops, kVectors, kPartial> tile;
   tile.start(args, row_begin, row_end, c0, used);
   for (std::size_t run = row_begin; run < row_end; run += kFloatRun) {
     const std::size_t run_end = row_end - run < kFloatRun ? row_end : run + kFloatRun;
-    tile.add_run(args, run, run_end, c0, used, prefetch_floats);
+    tile.add_run(args, run, run_end, c0, used, prefetch);
   }
   tile.finish(args, block, row_end - row_begin, c0, used);
 }
 
 /// Full tiles per run-major group: their states (shift and double totals) live on the stack,
-/// about 2.5 KiB per tile on AVX-512.
-inline constexpr std::size_t kRunMajorTiles = 8;
+/// about 2.5 KiB per tile on AVX-512, so a group covers rows of up to 2048 channels there.
+inline constexpr std::size_t kRunMajorTiles = 16;
 
-/// Full tiles [c0, c0 + tiles * tile width) of a cache-resident block, run by run: each float
-/// run of rows goes through every tile before the next run starts, so the walk stays within
-/// kFloatRun rows (a few pages) instead of crossing every row of the block once per tile.
-/// Each tile's arithmetic is exactly tile_moments_fast's, so results are bitwise the same.
+/// Full tiles [c0, c0 + tiles * tile width) of a block, run by run: each float run of rows goes
+/// through every tile before the next run starts, so the walk stays within kFloatRun rows (a
+/// few pages) instead of crossing every row of the block once per tile. Each tile's arithmetic
+/// is exactly tile_moments_fast's, so results are bitwise the same. From DRAM, `ahead` (its
+/// columns and pacing set by the caller) requests the next run's rows, up to row ahead_end,
+/// while each run is read.
 template <class Ops>
 inline void run_major_moments_fast(const MomentsArgs& args, std::size_t block,
                                    std::size_t row_begin, std::size_t row_end, std::size_t c0,
-                                   std::size_t tiles) noexcept {
+                                   std::size_t tiles, NextRowsPrefetch* ahead = nullptr,
+                                   std::size_t ahead_end = 0) noexcept {
   constexpr std::size_t kVectors = Ops::fast_tile_vectors;
   constexpr std::size_t kTile = kVectors * Ops::lanes;
   FastTile<Ops, kVectors, false> state[kRunMajorTiles];
   for (std::size_t t = 0; t < tiles; ++t) {
     state[t].start(args, row_begin, row_end, c0 + t * kTile, Ops::lanes);
   }
+  WalkPrefetch prefetch;
+  prefetch.next_rows = ahead;
   for (std::size_t run = row_begin; run < row_end; run += kFloatRun) {
     const std::size_t run_end = row_end - run < kFloatRun ? row_end : run + kFloatRun;
+    if (ahead != nullptr) {
+      ahead->row = run_end;
+      ahead->row_end = ahead_end - run_end < kFloatRun ? ahead_end : run_end + kFloatRun;
+      ahead->done = 0;
+    }
     for (std::size_t t = 0; t < tiles; ++t) {
-      state[t].add_run(args, run, run_end, c0 + t * kTile, Ops::lanes, 0);
+      state[t].add_run(args, run, run_end, c0 + t * kTile, Ops::lanes, prefetch);
     }
   }
   for (std::size_t t = 0; t < tiles; ++t) {
@@ -644,14 +690,14 @@ inline void run_major_moments_fast(const MomentsArgs& args, std::size_t block,
 template <class Ops, std::size_t kVectors>
 inline void remainder_tile_fast(const MomentsArgs& args, std::size_t block, std::size_t row_begin,
                                 std::size_t row_end, std::size_t c0, std::size_t vectors,
-                                std::size_t prefetch_floats) noexcept {
+                                const WalkPrefetch& prefetch) noexcept {
   if constexpr (kVectors > 0) {
     if (vectors == kVectors) {
       tile_moments_fast<Ops, kVectors, false>(args, block, row_begin, row_end, c0, Ops::lanes,
-                                              prefetch_floats);
+                                              prefetch);
     } else {
       remainder_tile_fast<Ops, kVectors - 1>(args, block, row_begin, row_end, c0, vectors,
-                                             prefetch_floats);
+                                             prefetch);
     }
   }
 }
@@ -662,28 +708,57 @@ void channels_last_moments_fast(const MomentsArgs& args, std::size_t first,
   constexpr std::size_t kVectors = Ops::fast_tile_vectors;
   constexpr std::size_t kLanes = Ops::lanes;
   constexpr std::size_t kTile = kVectors * kLanes;
+  constexpr std::size_t kFloatsPerLine = 16;
+  // Run by run with the next run requested ahead (NextRowsPrefetch) when streaming whole rows
+  // of several tiles from DRAM; in cache, run by run with no requests. Rows of one tile are
+  // walked in memory order already, which the hardware prefetchers follow, and blocks cut into
+  // channel slices are walked tile by tile, the first tile requesting the rest of each row.
+  const bool streamed_rows = args.prefetch && args.slices == 1 && args.channels > kTile;
+  const bool run_major = !args.prefetch || streamed_rows;
+  // The walk's rows end with its last block's (blocks of whole rows: block index = row block).
+  const std::size_t walk_end =
+      args.rows - (end - 1) * args.block_rows < args.block_rows ? args.rows : end * args.block_rows;
   for (std::size_t block = first; block < end; ++block) {
     const ChannelsLastBlock b = channels_last_block(args, block);
     const std::size_t width = b.channel_end - b.channel_begin;
     std::size_t c0 = b.channel_begin;
-    if (!args.prefetch) {  // cache-resident: run-major over groups of full tiles
+    if (run_major) {
       for (std::size_t tiles; (tiles = (b.channel_end - c0) / kTile) > 0;) {
         tiles = tiles < kRunMajorTiles ? tiles : kRunMajorTiles;
-        run_major_moments_fast<Ops>(args, b.row_block, b.row_begin, b.row_end, c0, tiles);
+        if (streamed_rows) {
+          // The group's columns, and after the last group's, the few left for narrower tiles.
+          const std::size_t group_end =
+              b.channel_end - (c0 + tiles * kTile) < kTile ? b.channel_end : c0 + tiles * kTile;
+          NextRowsPrefetch ahead;
+          ahead.first = args.src + c0;
+          ahead.stride = args.channels;
+          ahead.width = group_end - c0;
+          const std::size_t lines = (ahead.width + kFloatsPerLine - 1) / kFloatsPerLine;
+          ahead.lines_per_step = (lines + tiles - 1) / tiles;
+          run_major_moments_fast<Ops>(args, b.row_block, b.row_begin, b.row_end, c0, tiles, &ahead,
+                                      walk_end);
+        } else {
+          run_major_moments_fast<Ops>(args, b.row_block, b.row_begin, b.row_end, c0, tiles);
+        }
         c0 += tiles * kTile;
       }
     }
+    // The block's first tile, `tile_width` channels wide, requests the rest of each row.
+    const auto with_rest = [&](std::size_t tile_width) {
+      WalkPrefetch first_tile;
+      if (args.prefetch && !streamed_rows && c0 == b.channel_begin) {
+        first_tile.rest_of_row = width - tile_width;
+      }
+      return first_tile;
+    };
     for (; c0 + kTile <= b.channel_end; c0 += kTile) {
-      const std::size_t rest = c0 == b.channel_begin && args.prefetch ? width - kTile : 0;
       tile_moments_fast<Ops, kVectors, false>(args, b.row_block, b.row_begin, b.row_end, c0, kLanes,
-                                              rest);
+                                              with_rest(kTile));
     }
     const std::size_t vectors = (b.channel_end - c0) / kLanes;
     if (vectors > 0) {
-      const std::size_t rest =
-          c0 == b.channel_begin && args.prefetch ? width - vectors * kLanes : 0;
       remainder_tile_fast<Ops, kVectors - 1>(args, b.row_block, b.row_begin, b.row_end, c0, vectors,
-                                             rest);
+                                             with_rest(vectors * kLanes));
       c0 += vectors * kLanes;
     }
     if (c0 < b.channel_end) {
