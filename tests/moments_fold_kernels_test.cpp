@@ -173,12 +173,13 @@ TEST(MomentsFoldKernels, BlockMergeIsTheScalarMergeBitForBit) {
   }
 }
 
-// The fast channels-last kernel walks blocks run by run across groups of tiles (in cache, and
-// streamed from DRAM with the next run requested ahead) or, in channel slices from DRAM, tile
-// by tile; a channel's arithmetic is the same in every walk. Channel counts give more full
-// tiles than one run-major group holds on every ISA, then remainder vectors and a partial
-// one; rows end in a short float run and two row blocks.
-TEST(MomentsFastKernels, ChannelsLastWalkOrderNeverChangesABit) {
+// The channels-last kernels walk blocks run by run across groups of tiles (the fast one in
+// cache, both streamed from DRAM with the next rows requested ahead) or tile by tile (the
+// exact one in cache, both in channel slices from DRAM); a channel's arithmetic is the same in
+// every walk. Channel counts give more full tiles than one run-major group holds on every
+// ISA, then remainder vectors and a partial one; rows end in a short float run and two row
+// blocks.
+TEST(MomentsKernels, ChannelsLastWalkOrderNeverChangesABit) {
   auto rng = make_rng(24);
   std::normal_distribution<float> value(3.0f, 1.5f);
   for (const std::size_t channels : {std::size_t{2213}, std::size_t{421}, std::size_t{37}}) {
@@ -187,28 +188,33 @@ TEST(MomentsFastKernels, ChannelsLastWalkOrderNeverChangesABit) {
     for (float& v : x) v = value(rng);
     for (Isa isa : all_isas()) {
       if (!isa_supported(isa)) continue;
-      enum Walk { in_cache, streamed, streamed_in_slices, kWalks };
-      std::vector<double> mean[kWalks], m2[kWalks];
-      for (int walk = 0; walk < kWalks; ++walk) {
-        mean[walk].assign(2 * channels, 0.0);
-        m2[walk].assign(2 * channels, 0.0);
-        kernels::MomentsArgs args;
-        args.src = x.data();
-        args.channels = channels;
-        args.rows = kRows;
-        args.block_rows = 77;
-        args.slices = walk == streamed_in_slices ? 2 : 1;
-        args.slice_channels = walk == streamed_in_slices ? (channels / 2 + 15) / 16 * 16 : channels;
-        args.prefetch = walk != in_cache;
-        args.mean = mean[walk].data();
-        args.m2 = m2[walk].data();
-        kernels::moments_kernels(isa).channels_last_fast(args, 0, 2 * args.slices);
-      }
-      const std::string where = std::string(isa_name(isa)) + ", " + std::to_string(channels);
-      for (int walk = streamed; walk < kWalks; ++walk) {
-        EXPECT_EQ(mean[in_cache], mean[walk]) << where << " channels, walk " << walk;
-        EXPECT_EQ(m2[in_cache], m2[walk]) << where << " channels, walk " << walk;
-        EXPECT_NE(m2[walk][channels - 1], 0.0) << where;  // the walk really wrote the results
+      for (const bool fast : {true, false}) {
+        enum Walk { in_cache, streamed, streamed_in_slices, kWalks };
+        std::vector<double> mean[kWalks], m2[kWalks];
+        for (int walk = 0; walk < kWalks; ++walk) {
+          mean[walk].assign(2 * channels, 0.0);
+          m2[walk].assign(2 * channels, 0.0);
+          kernels::MomentsArgs args;
+          args.src = x.data();
+          args.channels = channels;
+          args.rows = kRows;
+          args.block_rows = 77;
+          args.slices = walk == streamed_in_slices ? 2 : 1;
+          args.slice_channels =
+              walk == streamed_in_slices ? (channels / 2 + 15) / 16 * 16 : channels;
+          args.prefetch = walk != in_cache;
+          args.mean = mean[walk].data();
+          args.m2 = m2[walk].data();
+          const kernels::MomentsKernelTable& table = kernels::moments_kernels(isa);
+          (fast ? table.channels_last_fast : table.channels_last)(args, 0, 2 * args.slices);
+        }
+        const std::string where =
+            std::string(isa_name(isa)) + (fast ? " fast, " : " exact, ") + std::to_string(channels);
+        for (int walk = streamed; walk < kWalks; ++walk) {
+          EXPECT_EQ(mean[in_cache], mean[walk]) << where << " channels, walk " << walk;
+          EXPECT_EQ(m2[in_cache], m2[walk]) << where << " channels, walk " << walk;
+          EXPECT_NE(m2[walk][channels - 1], 0.0) << where;  // the walk really wrote the results
+        }
       }
     }
   }

@@ -492,33 +492,6 @@ void channels_first_moments_fast(const MomentsArgs& args, std::size_t first,
   }
 }
 
-/// The rows a channels-last walk from DRAM reads next (its next float run), requested line by
-/// line in memory order while it reads the current ones: each row step of each tile requests
-/// its share, so the next run arrives in order, spread over the current one. Dev machine, one
-/// thread, loads alone over 51 MB of rows of 256 to 2048 channels: tile walks with the first
-/// tile prefetching the rest of each row 3.9-4.7 ms, run by run with these requests 2.2-2.7 ms
-/// (rows in memory order: 1.7-1.9). Requesting a whole run at once was slower than neither.
-struct NextRowsPrefetch {
-  const float* first = nullptr;      ///< the walk's first channel in row 0
-  std::size_t stride = 0;            ///< floats from row to row
-  std::size_t width = 0;             ///< floats of each row the walk reads
-  std::size_t row = 0, row_end = 0;  ///< rows still to request: [row, row_end)
-  std::size_t done = 0;              ///< floats of `row` already requested
-  std::size_t lines_per_step = 0;    ///< lines requested per row step of a tile
-
-  void request() noexcept {
-    constexpr std::size_t kFloatsPerLine = 16;
-    for (std::size_t k = 0; k < lines_per_step && row < row_end; ++k) {
-      __builtin_prefetch(first + row * stride + done, 0, 2);  // read, into L2 (prefetcht1)
-      done += kFloatsPerLine;
-      if (done >= width) {
-        done = 0;
-        ++row;
-      }
-    }
-  }
-};
-
 /// What a channels-last tile walk requests from DRAM ahead of itself (nothing in cache).
 struct WalkPrefetch {
   /// Floats of the rest of each row, requested by a block's first tile when it walks the block
@@ -671,11 +644,7 @@ inline void run_major_moments_fast(const MomentsArgs& args, std::size_t block,
   prefetch.next_rows = ahead;
   for (std::size_t run = row_begin; run < row_end; run += kFloatRun) {
     const std::size_t run_end = row_end - run < kFloatRun ? row_end : run + kFloatRun;
-    if (ahead != nullptr) {
-      ahead->row = run_end;
-      ahead->row_end = ahead_end - run_end < kFloatRun ? ahead_end : run_end + kFloatRun;
-      ahead->done = 0;
-    }
+    if (ahead != nullptr) ahead->restart(run_end, kFloatRun, ahead_end);
     for (std::size_t t = 0; t < tiles; ++t) {
       state[t].add_run(args, run, run_end, c0 + t * kTile, Ops::lanes, prefetch);
     }
@@ -708,16 +677,13 @@ void channels_last_moments_fast(const MomentsArgs& args, std::size_t first,
   constexpr std::size_t kVectors = Ops::fast_tile_vectors;
   constexpr std::size_t kLanes = Ops::lanes;
   constexpr std::size_t kTile = kVectors * kLanes;
-  constexpr std::size_t kFloatsPerLine = 16;
   // Run by run with the next run requested ahead (NextRowsPrefetch) when streaming whole rows
   // of several tiles from DRAM; in cache, run by run with no requests. Rows of one tile are
   // walked in memory order already, which the hardware prefetchers follow, and blocks cut into
   // channel slices are walked tile by tile, the first tile requesting the rest of each row.
   const bool streamed_rows = args.prefetch && args.slices == 1 && args.channels > kTile;
   const bool run_major = !args.prefetch || streamed_rows;
-  // The walk's rows end with its last block's (blocks of whole rows: block index = row block).
-  const std::size_t walk_end =
-      args.rows - (end - 1) * args.block_rows < args.block_rows ? args.rows : end * args.block_rows;
+  const std::size_t walk_end = walk_rows_end(args, end);
   for (std::size_t block = first; block < end; ++block) {
     const ChannelsLastBlock b = channels_last_block(args, block);
     const std::size_t width = b.channel_end - b.channel_begin;
@@ -726,15 +692,7 @@ void channels_last_moments_fast(const MomentsArgs& args, std::size_t first,
       for (std::size_t tiles; (tiles = (b.channel_end - c0) / kTile) > 0;) {
         tiles = tiles < kRunMajorTiles ? tiles : kRunMajorTiles;
         if (streamed_rows) {
-          // The group's columns, and after the last group's, the few left for narrower tiles.
-          const std::size_t group_end =
-              b.channel_end - (c0 + tiles * kTile) < kTile ? b.channel_end : c0 + tiles * kTile;
-          NextRowsPrefetch ahead;
-          ahead.first = args.src + c0;
-          ahead.stride = args.channels;
-          ahead.width = group_end - c0;
-          const std::size_t lines = (ahead.width + kFloatsPerLine - 1) / kFloatsPerLine;
-          ahead.lines_per_step = (lines + tiles - 1) / tiles;
+          NextRowsPrefetch ahead = group_prefetch(args, c0, tiles, kTile, b.channel_end);
           run_major_moments_fast<Ops>(args, b.row_block, b.row_begin, b.row_end, c0, tiles, &ahead,
                                       walk_end);
         } else {

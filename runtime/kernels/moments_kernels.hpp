@@ -29,11 +29,12 @@ struct MomentsArgs {
   std::size_t block_rows = 1;
   std::size_t slices = 1;
   std::size_t slice_channels = 0;
-  /// Channels-last: the tensor streams from memory. Its first tile's walk prefetches the rest
-  /// of each row (see prefetch_rest_of_row), and the fast kernel walks tile by tile. Off when
-  /// the tensor is small enough to be in cache already, where the prefetches are only extra
-  /// instructions (NHWC 1x7x7x2048 fast: 11.3 -> 9.6 us) and the fast kernel goes run by run
-  /// across its tiles (see run_major_moments_fast).
+  /// Channels-last: the tensor streams from memory. Rows of several tiles are walked a few
+  /// rows at a time across the tiles with the next rows requested ahead (NextRowsPrefetch);
+  /// blocks cut into channel slices tile by tile, the first tile requesting the rest of each
+  /// row (prefetch_rest_of_row). Off when the tensor is small enough to be in cache already,
+  /// where requests are only extra instructions (NHWC 1x7x7x2048 fast: 11.3 -> 9.6 us); there
+  /// the fast kernel goes run by run across its tiles and the exact one tile by tile.
   bool prefetch = true;
   /// Outputs: channels-first one pair per block (index b); channels-last one per row block and
   /// channel (index r * channels + c). M2 is the sum of squared deviations from the mean.
