@@ -147,22 +147,38 @@ ChannelMoments compute_moments(MomentsPlan plan, const TensorGeometry& geometry,
   std::fill(result.mean.begin(), result.mean.end(), 0.0);
   std::fill(result.m2.begin(), result.m2.end(), 0.0);
   double merged = 0;  // values merged so far, the same for every channel
+  // Every channel's next block, one per channel side by side from block_mean / block_m2, over
+  // n values: vectorized, per channel as merge_moments.
+  const auto merge_all_channels = [&](const double* block_mean, const double* block_m2, double n) {
+    const MergeWeights w(merged, n);
+    kernels::MergeArgs merge;
+    merge.mean = result.mean.data();
+    merge.m2 = result.m2.data();
+    merge.block_mean = block_mean;
+    merge.block_m2 = block_m2;
+    merge.weight_mean = w.mean;
+    merge.weight_m2 = w.m2;
+    merge.channels = channels;
+    kernels::moments_kernels(active_isa()).merge(merge);
+    merged += n;
+  };
   if (rows) {
     for (std::size_t block = 0; block < row_blocks; ++block) {
       const std::size_t first_row = block * args.block_rows;
       const double n = static_cast<double>(
           args.rows - first_row < args.block_rows ? args.rows - first_row : args.block_rows);
-      const MergeWeights w(merged, n);
-      kernels::MergeArgs merge;
-      merge.mean = result.mean.data();
-      merge.m2 = result.m2.data();
-      merge.block_mean = args.mean + block * channels;
-      merge.block_m2 = args.m2 + block * channels;
-      merge.weight_mean = w.mean;
-      merge.weight_m2 = w.m2;
-      merge.channels = channels;
-      kernels::moments_kernels(active_isa()).merge(merge);  // per channel as merge_moments
-      merged += n;
+      merge_all_channels(args.mean + block * channels, args.m2 + block * channels, n);
+    }
+  } else if (args.segments == 1) {
+    // Block (group * channels + c): a group's channels lie side by side, merged a vector at a
+    // time (32x256x14x14: 32 calls instead of 8192 scalar merges, about 2 us of a 60 us pass).
+    const std::size_t groups = blocks / channels;
+    for (std::size_t group = 0; group < groups; ++group) {
+      const std::size_t first_sample = group * args.group;
+      const std::size_t samples =
+          args.samples - first_sample < args.group ? args.samples - first_sample : args.group;
+      merge_all_channels(args.mean + group * channels, args.m2 + group * channels,
+                         static_cast<double>(samples * args.inner));
     }
   } else {
     // Block ((group * channels + c) * segments + piece): merging group by group and piece by
