@@ -289,6 +289,16 @@ inline void finish_plane_group(const MomentsArgs& args, std::size_t first, const
   }
 }
 
+/// The same from float sums over one plane each (blocks of args.inner values): widened, then
+/// finished.
+template <class Ops>
+inline void finish_plane_group(const MomentsArgs& args, std::size_t first, const float* shifts,
+                               const typename Ops::vec& s, const typename Ops::vec& q) noexcept {
+  const typename Ops::vecd sums[2] = {Ops::widen_lo(s), Ops::widen_hi(s)};
+  const typename Ops::vecd squares[2] = {Ops::widen_lo(q), Ops::widen_hi(q)};
+  finish_plane_group<Ops>(args, first, shifts, sums, squares, static_cast<double>(args.inner));
+}
+
 /// A group of `lanes` blocks of one plane each (a single sample's small planes) from `first`.
 template <class Ops, std::size_t kWhole = kAnyWhole>
 void small_planes_moments_fast(const MomentsArgs& args, std::size_t first) noexcept {
@@ -296,9 +306,7 @@ void small_planes_moments_fast(const MomentsArgs& args, std::size_t first) noexc
   alignas(64) float shifts[Ops::lanes];
   typename Ops::vec s, q;
   plane_group_sums<Ops, kWhole, true>(args, planes, shifts, s, q);
-  const typename Ops::vecd sums[2] = {Ops::widen_lo(s), Ops::widen_hi(s)};
-  const typename Ops::vecd squares[2] = {Ops::widen_lo(q), Ops::widen_hi(q)};
-  finish_plane_group<Ops>(args, first, shifts, sums, squares, static_cast<double>(args.inner));
+  finish_plane_group<Ops>(args, first, shifts, s, q);
 }
 
 /// Planes of up to this many float runs (kFloatRun vectors each) go to
@@ -317,6 +325,7 @@ template <class Ops>
   using vec = typename Ops::vec;
   constexpr std::size_t kLanes = Ops::lanes;
   constexpr std::size_t kChains = kMediumPlaneRuns;
+  static_assert(kChains == 4, "the chains are added pairwise below");
   const vec shift = Ops::broadcast(shift_value);
   vec s[kChains], q[kChains];
   for (std::size_t c = 0; c < kChains; ++c) s[c] = q[c] = Ops::broadcast(0.0f);
@@ -365,9 +374,7 @@ void medium_planes_moments_fast(const MomentsArgs& args, std::size_t first) noex
   }
   const vec s = Ops::transpose_sum(plane_sums);
   const vec q = Ops::transpose_sum(plane_squares);
-  const typename Ops::vecd sums[2] = {Ops::widen_lo(s), Ops::widen_hi(s)};
-  const typename Ops::vecd squares[2] = {Ops::widen_lo(q), Ops::widen_hi(q)};
-  finish_plane_group<Ops>(args, first, shifts, sums, squares, static_cast<double>(inner));
+  finish_plane_group<Ops>(args, first, shifts, s, q);
 }
 
 /// Channels per sample-major chunk: the chunk's double totals (4 KiB) stay in L1.

@@ -1,11 +1,8 @@
 #!/bin/sh
 # `bnrt bench conv`: JSON records (one per implementation, plus the FMA peak), the table with a
 # peer file folded in (--with), and usage errors. One small layer, one short sample each.
-set -eu
 bnrt="$1"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/common.sh"
 quick="--layers dw3x3 --threads 1 --layouts nhwc --rounds 1 --sample-ms 1"
 
 "$bnrt" bench conv $quick --json > "$work/out.jsonl"

@@ -2,11 +2,8 @@
 # `bnrt bench` and `bnrt bench train` with --json: one record per (op, shape, layout, threads,
 # impl), every pass under its own op name, and the training table's columns. One batch, one
 # layout, one thread, one short sample each.
-set -eu
 bnrt="$1"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/common.sh"
 quick="--batch 1 --threads 1 --rounds 1 --sample-ms 1"
 number='[0-9.]*'
 
