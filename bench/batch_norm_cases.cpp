@@ -65,10 +65,39 @@ void run_case(benchmark::State& state, const BatchNormCase& c) {
   state.SetBytesProcessed(state.iterations() * c.bytes());
 }
 
+/// A shape given as (N, C, spatial...) in the layout of its rank: channels-last moves C to the
+/// end; (N, C) is `nc` either way.
+std::pair<std::vector<std::int64_t>, Layout> shape_in_layout(std::vector<std::int64_t> dims,
+                                                             bool channels_last) {
+  constexpr Layout kFirst[] = {Layout::nc, Layout::ncl, Layout::nchw, Layout::ncdhw};
+  constexpr Layout kLast[] = {Layout::nc, Layout::nlc, Layout::nhwc, Layout::ndhwc};
+  const std::size_t rank_index = dims.size() - 2;
+  if (channels_last && dims.size() > 2) {
+    const std::int64_t channels = dims[1];
+    dims.erase(dims.begin() + 1);
+    dims.push_back(channels);
+  }
+  return {dims, (channels_last ? kLast : kFirst)[rank_index]};
+}
+
 }  // namespace
 
 std::vector<BatchNormCase> batch_norm_ladder(const LadderOptions& options) {
   std::vector<BatchNormCase> cases;
+  if (!options.shapes.empty()) {
+    for (int threads : options.threads) {
+      for (const auto& shape : options.shapes) {
+        bool measured_nc = false;  // (N, C) once, whichever layouts were asked for
+        for (Layout family : options.layouts) {
+          if (shape.size() == 2 && measured_nc) continue;
+          measured_nc = true;
+          const auto [dims, layout] = shape_in_layout(shape, layout_is_channels_last(family));
+          add_group(cases, dims, layout, threads, options.ops);
+        }
+      }
+    }
+    return cases;
+  }
   for (int threads : options.threads) {
     if (options.resnet50) {
       for (std::int64_t batch : options.batches) {

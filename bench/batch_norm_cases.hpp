@@ -15,6 +15,10 @@ struct LadderOptions {
   std::vector<int> threads{1, 2};
   bool resnet50 = true;  ///< the ResNet-50 shapes at each batch size
   bool tiny = true;      ///< tiny feature maps (batch 1) and (N, C) row shapes
+  /// Shapes given by the user instead of the ladder: (N, C, spatial...) in PyTorch's order,
+  /// 2 to 5 dims, each measured in the channels-first and / or channels-last layout of its
+  /// rank (as `layouts` asks for nchw / nhwc; (N, C) has only the one).
+  std::vector<std::vector<std::int64_t>> shapes;
   /// Ops measured per shape: eval alone (the default table), or eval, stats and train (the
   /// training table: the eval time is what the training forward is compared with).
   std::vector<Op> ops{Op::eval};

@@ -33,7 +33,10 @@ process with peers on the same buffers, so the ratios are comparable:
 
 options:
   --batch LIST        batch sizes for the ResNet-50 shapes (default 1; e.g. 1,32)
-  --layouts LIST      nchw,nhwc (default both)
+  --shapes LIST       your shapes instead of the ladder, N x C x spatial in PyTorch's order
+                      (2 to 5 dims; e.g. 8x256x14x14,64x1024,4x32x16x56x56), each measured
+                      in the channels-first and / or channels-last layout of its rank
+  --layouts LIST      nchw,nhwc (default both): channels-first, channels-last
   --threads LIST      thread counts (default 1,2)
   --no-tiny           skip the tiny maps and (N, C) rows
   --rounds N          timed samples per implementation, interleaved; median reported (default 15)
@@ -48,6 +51,28 @@ struct Options {
   bool json = false;
 };
 
+/// "8x256x14x14": N, C and up to three spatial sizes, each at least 1, at most 2^31 elements in
+/// all (the benchmark allocates three such buffers).
+std::vector<std::int64_t> parse_shape(const std::string& option, const std::string& text) {
+  std::vector<std::int64_t> dims;
+  std::size_t begin = 0;
+  while (true) {
+    const std::size_t x = text.find('x', begin);
+    dims.push_back(parse_integer(option, text.substr(begin, x - begin), 1, 1L << 31));
+    if (x == std::string::npos) break;
+    begin = x + 1;
+  }
+  std::int64_t elements = 1;
+  for (std::int64_t d : dims) elements = elements > (1L << 31) / d ? (1L << 31) + 1 : elements * d;
+  if (dims.size() < 2 || dims.size() > 5 || elements > (1L << 31)) {
+    throw UsageError(option +
+                     " takes N x C x spatial with 2 to 5 dims and at most 2^31 "
+                     "elements, got '" +
+                     text + "'");
+  }
+  return dims;
+}
+
 Options parse_options(const std::vector<std::string>& args) {
   Options options;
   std::size_t first = 0;
@@ -57,6 +82,7 @@ Options parse_options(const std::vector<std::string>& args) {
                           bench::Op::train};
     first = 1;
   }
+  bool batch_given = false;
   for (ArgWalker walker(args, first); walker.next();) {
     const std::string& arg = walker.arg();
     if (parse_timing_option(walker, options.timing)) continue;
@@ -65,9 +91,15 @@ Options parse_options(const std::vector<std::string>& args) {
     } else if (arg == "--no-tiny") {
       options.ladder.tiny = false;
     } else if (arg == "--batch") {
+      batch_given = true;
       options.ladder.batches.clear();
       for (const auto& item : split_list(walker.value())) {
         options.ladder.batches.push_back(parse_integer("--batch", item, 1, 1024));
+      }
+    } else if (arg == "--shapes") {
+      options.ladder.shapes.clear();
+      for (const auto& item : split_list(walker.value())) {
+        options.ladder.shapes.push_back(parse_shape("--shapes", item));
       }
     } else if (arg == "--threads") {
       options.ladder.threads = parse_int_list("--threads", walker.value(), 1, 1024);
@@ -80,6 +112,9 @@ Options parse_options(const std::vector<std::string>& args) {
   if (options.ladder.batches.empty() || options.ladder.threads.empty() ||
       options.ladder.layouts.empty()) {
     throw UsageError("--batch, --threads and --layouts need at least one value");
+  }
+  if (!options.ladder.shapes.empty() && (batch_given || !options.ladder.tiny)) {
+    throw UsageError("--shapes replaces the ladder: it takes no --batch or --no-tiny");
   }
   return options;
 }

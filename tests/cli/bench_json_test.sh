@@ -1,7 +1,7 @@
 #!/bin/sh
 # `bnrt bench` and `bnrt bench train` with --json: one record per (op, shape, layout, threads,
-# impl), every pass under its own op name, and the training table's columns. One batch, one
-# layout, one thread, one short sample each.
+# impl), every pass under its own op name, the training table's columns, and --shapes. One
+# batch, one thread, one short sample each.
 bnrt="$1"
 . "$(dirname "$0")/common.sh"
 quick="--batch 1 --threads 1 --rounds 1 --sample-ms 1"
@@ -37,4 +37,17 @@ unique_keys "$work/eval.jsonl"
 grep -q 'train/eval' "$work/train.txt" || fail "no train/eval column: $(cat "$work/train.txt")"
 grep -q '^1x7x7x2048 *nhwc *1 ' "$work/train.txt" || fail "no 1x7x7x2048 row"
 if grep -q '^1x16x8x8' "$work/train.txt"; then fail "--no-tiny kept the tiny maps"; fi
+# Your own shapes, PyTorch's order, in the layout of their rank; (N, C) once.
+"$bnrt" bench --shapes 2x3x5,4x6 --threads 1 --rounds 1 --sample-ms 1 --json > "$work/shapes.jsonl"
+for shape_layout in '"2x3x5","layout":"ncl"' '"2x5x3","layout":"nlc"' '"4x6","layout":"nc"'; do
+  grep -q "\"op\":\"batch_norm\",\"shape\":$shape_layout,.*\"impl\":\"bnrt\"" "$work/shapes.jsonl" ||
+    fail "no bnrt record for $shape_layout: $(cat "$work/shapes.jsonl")"
+done
+unique_keys "$work/shapes.jsonl"
+if grep -q '1x64x56x56' "$work/shapes.jsonl"; then fail "--shapes kept the ladder"; fi
+for bad in 8 1x2x3x4x5x6 0x3 2xx3; do
+  if "$bnrt" bench --shapes "$bad" 2> "$work/err.txt"; then fail "--shapes $bad accepted"; fi
+  grep -q -- "--shapes" "$work/err.txt" || fail "unclear error: $(cat "$work/err.txt")"
+done
+if "$bnrt" bench --shapes 2x3 --batch 4 2> "$work/err.txt"; then fail "--shapes with --batch"; fi
 echo "bench json: ok"
