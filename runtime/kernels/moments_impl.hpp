@@ -442,9 +442,11 @@ void channels_last_moments(const MomentsArgs& args, std::size_t first, std::size
   constexpr std::size_t kTile = kVectors * Ops::dlanes;
   // From DRAM, rows of several tiles go run-major with the next rows requested ahead, and
   // blocks cut into channel slices tile by tile, the first tile requesting the rest of each
-  // row. In cache, tile by tile (run-major measured the same or up to 5% slower there: this
-  // pass is bound by its conversions to double). Dev machine, one thread, NHWC from DRAM:
-  // 32x28x28x512 4.7 -> 2.8-3.0 ms, 32x14x14x1024 2.4 -> 1.2 ms, 32x7x7x2048 650 -> 555 us.
+  // row. In cache, tile by tile (run-major measured 0-5% slower there on AVX-512 and 4-45% on
+  // AVX2, whose 16-channel tiles save and restore their state every few rows; this pass is
+  // bound by its conversions to double). Dev machine, one thread, NHWC from DRAM: 32x28x28x512
+  // 4.7 -> 2.8-3.0 ms, 32x14x14x1024 2.4 -> 1.2 ms, 32x7x7x2048 650 -> 555 us (AVX2: 9.1 ->
+  // 3.6 ms, 3.8 -> 2.0 ms).
   const bool run_major = args.prefetch && args.slices == 1;
   const std::size_t walk_end = walk_rows_end(args, end);
   for (std::size_t block = first; block < end; ++block) {
