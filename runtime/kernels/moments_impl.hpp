@@ -245,8 +245,8 @@ inline void prefetch_rest_of_row(const float* from, std::size_t floats) noexcept
 /// next rows arrive in order, spread over the current ones. Dev machine, one thread, loads
 /// alone over 51 MB of rows of 256 to 2048 channels: tile walks with the first tile
 /// prefetching the rest of each row 3.9-4.7 ms, 16 rows at a time across the tiles with these
-/// requests 2.2-2.7 ms (rows in memory order: 1.7-1.9). Requesting 16 rows at once was slower
-/// than neither.
+/// requests 2.2-2.7 ms (rows in memory order: 1.7-1.9). Requesting 16 rows at once, at the
+/// start of each run, was no faster than the old walk.
 struct NextRowsPrefetch {
   const float* first = nullptr;      ///< the walk's first channel in row 0
   std::size_t stride = 0;            ///< floats from row to row
