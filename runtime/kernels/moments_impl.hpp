@@ -483,12 +483,12 @@ template <class Ops>
 inline typename Ops::vecd inverse_sqrt_d(const typename Ops::vecd& v) noexcept {
   using vecd = typename Ops::vecd;
   if constexpr (Ops::has_rsqrt_estimate_d) {
-    const vecd half = Ops::broadcast_d(0.5);
+    const vecd minus_half = Ops::broadcast_d(-0.5);
     const vecd three_halves = Ops::broadcast_d(1.5);
     vecd y = Ops::rsqrt_estimate_d(v);
     for (int step = 0; step < 2; ++step) {
       const vecd vyy = (v * y) * y;  // in this order: v * y * y stays finite for tiny v
-      y = y * (three_halves - half * vyy);
+      y = y * Ops::fma_d(minus_half, vyy, three_halves);
     }
     return Ops::select_d(v == Ops::broadcast_d(0.0) ||
                              v == Ops::broadcast_d(std::numeric_limits<double>::infinity()),
@@ -509,16 +509,23 @@ void fold_moments(const FoldArgs& args) noexcept {
     scale = gamma * inverse_sqrt_d<Ops>(Ops::fma_d(m2, inverse_count, eps));
     shift = beta - mean * scale;
   };
+  // Locals: stores through float pointers may alias the args struct, which would otherwise be
+  // reloaded after each of them.
+  const double* const mean = args.mean;
+  const double* const m2 = args.m2;
+  const float* const gamma = args.gamma;
+  const float* const beta = args.beta;
+  float* const scale = args.scale;
+  float* const shift = args.shift;
+  const std::size_t channels = args.channels;
   std::size_t c = 0;
-  for (; c + kLanes <= args.channels; c += kLanes) {
-    const vecd gamma =
-        args.gamma != nullptr ? Ops::load_widened(args.gamma + c) : Ops::broadcast_d(1.0);
-    const vecd beta =
-        args.beta != nullptr ? Ops::load_widened(args.beta + c) : Ops::broadcast_d(0.0);
-    vecd scale, shift;
-    fold(Ops::load_d(args.mean + c), Ops::load_d(args.m2 + c), gamma, beta, scale, shift);
-    Ops::store_narrowed(args.scale + c, scale);
-    Ops::store_narrowed(args.shift + c, shift);
+  for (; c + kLanes <= channels; c += kLanes) {
+    const vecd g = gamma != nullptr ? Ops::load_widened(gamma + c) : Ops::broadcast_d(1.0);
+    const vecd b = beta != nullptr ? Ops::load_widened(beta + c) : Ops::broadcast_d(0.0);
+    vecd folded_scale, folded_shift;
+    fold(Ops::load_d(mean + c), Ops::load_d(m2 + c), g, b, folded_scale, folded_shift);
+    Ops::store_narrowed(scale + c, folded_scale);
+    Ops::store_narrowed(shift + c, folded_shift);
   }
   if (c < args.channels) {
     // The last few channels through a small staging buffer (no reads past the arrays).
