@@ -207,6 +207,15 @@ struct SimdOps {
     static_assert(is_avx512, "a double-precision estimate needs AVX-512");
     return _mm512_rsqrt14_pd(a);
   }
+  /// AVX-512 only: y where a is finite and positive, and the exact limits of 1 / sqrt(a)
+  /// elsewhere: +inf where a is +-0, +0 where a is +inf (one fixup instead of two compares
+  /// and a blend). Token responses, four bits per class of a: class 2 (zero) -> 5 (+inf),
+  /// class 5 (+inf) -> 8 (+0), every other class -> 0 (y unchanged).
+  static vecd with_inverse_sqrt_limits_d(const vecd& y, const vecd& a) noexcept {
+    static_assert(is_avx512, "the fixup needs AVX-512");
+    constexpr int kResponses = (5 << (4 * 2)) | (8 << (4 * 5));
+    return _mm512_fixupimm_pd(y, a, _mm512_set1_epi64(kResponses), 0);
+  }
   /// Lane k = the sum of the lanes of v[k]: dlanes horizontal sums at the cost of about one.
   static vecd sums_d(const vecd (&v)[dlanes]) noexcept { return xsimd::haddp(v); }
   static vecd select_d(const typename vecd::batch_bool_type& mask, const vecd& a,
