@@ -415,28 +415,33 @@ TEST(TrainingBatchNorm, FastStatisticsWithinOneMillionth) {
   }
 }
 
+// In place equals out of place, also for one-sample tensors taken a chunk of channels at a time
+// (1 x 300 x 7 x 7: statistics of a chunk are read before its planes are overwritten).
 TEST(TrainingBatchNorm, InPlaceAndEvalOpFromRunningStats) {
   auto rng = make_rng(10);
-  const std::vector<std::int64_t> dims = {4, 6, 5, 5};
-  auto x = channel_data(rng, Layout::nchw, dims, -3.0, 1.0);
-  const auto copy = x;
-  TrainingBatchNorm bn = TrainingBatchNorm::create(6, {}, {}, {.momentum = Momentum::pytorch(1.0)});
-  std::vector<float> out_of_place(x.size());
-  TrainingBatchNorm twin =
-      TrainingBatchNorm::create(6, {}, {}, {.momentum = Momentum::pytorch(1.0)});
-  twin.run(ConstTensor(copy.data(), dims, Layout::nchw),
-           MutableTensor(out_of_place.data(), dims, Layout::nchw));
-  bn.run(ConstTensor(x.data(), dims, Layout::nchw), MutableTensor(x.data(), dims, Layout::nchw));
-  EXPECT_EQ(x, out_of_place) << "in place must equal out of place";
-  // Momentum 1: the running stats are exactly this batch's (unbiased variance).
-  const auto moments = reference::moments(copy, Layout::nchw, dims);
-  for (std::size_t c = 0; c < 6; ++c) {
-    EXPECT_FLOAT_EQ(bn.running_stats().mean[c], static_cast<float>(moments.mean[c]));
-    EXPECT_FLOAT_EQ(bn.running_stats().var[c],
-                    static_cast<float>(moments.m2[c] / (moments.count - 1)));
+  for (const std::vector<std::int64_t>& dims :
+       {std::vector<std::int64_t>{4, 6, 5, 5}, std::vector<std::int64_t>{1, 300, 7, 7}}) {
+    const auto channels = static_cast<std::size_t>(dims[1]);
+    auto x = channel_data(rng, Layout::nchw, dims, -3.0, 1.0);
+    const auto copy = x;
+    const TrainingBatchNormOptions options = {.momentum = Momentum::pytorch(1.0)};
+    TrainingBatchNorm bn = TrainingBatchNorm::create(channels, {}, {}, options);
+    std::vector<float> out_of_place(x.size());
+    TrainingBatchNorm twin = TrainingBatchNorm::create(channels, {}, {}, options);
+    twin.run(ConstTensor(copy.data(), dims, Layout::nchw),
+             MutableTensor(out_of_place.data(), dims, Layout::nchw));
+    bn.run(ConstTensor(x.data(), dims, Layout::nchw), MutableTensor(x.data(), dims, Layout::nchw));
+    EXPECT_EQ(x, out_of_place) << "in place must equal out of place, " << dims_text(dims);
+    // Momentum 1: the running stats are exactly this batch's (unbiased variance).
+    const auto moments = reference::moments(copy, Layout::nchw, dims);
+    for (std::size_t c = 0; c < channels; ++c) {
+      EXPECT_FLOAT_EQ(bn.running_stats().mean[c], static_cast<float>(moments.mean[c]));
+      EXPECT_FLOAT_EQ(bn.running_stats().var[c],
+                      static_cast<float>(moments.m2[c] / (moments.count - 1)));
+    }
+    const BatchNorm eval = bn.eval_op();
+    EXPECT_EQ(eval.channels(), channels);
   }
-  const BatchNorm eval = bn.eval_op();
-  EXPECT_EQ(eval.channels(), 6u);
 }
 
 TEST(TrainingBatchNorm, OneValuePerChannelIsAnError) {
