@@ -150,7 +150,14 @@ ChannelMoments run_by_channel(detail::TrainingBatchNormState& state,
     slice.channels = c1 - c0;
     table.fold(slice);
     affine.run(c0 * plane, c1 * plane);
-    if (update) {
+  };
+  detail::parallel_ranges(channels, tasks, plan.align, 0, [&](std::size_t c0, std::size_t c1) {
+    if (chunk == 0) {
+      step(c0, c1);
+    } else {
+      for (std::size_t c = c0; c < c1; c += chunk) step(c, c1 - c < chunk ? c1 : c + chunk);
+    }
+    if (update) {  // the task's whole range at once: nothing reads it before the run ends
       kernels::RunningUpdateArgs part = *update;
       part.batch_mean += c0;
       part.batch_m2 += c0;
@@ -159,10 +166,6 @@ ChannelMoments run_by_channel(detail::TrainingBatchNormState& state,
       part.channels = c1 - c0;
       table.update_running(part);
     }
-  };
-  detail::parallel_ranges(channels, tasks, plan.align, 0, [&](std::size_t c0, std::size_t c1) {
-    if (chunk == 0) return step(c0, c1);
-    for (std::size_t c = c0; c < c1; c += chunk) step(c, c1 - c < chunk ? c1 : c + chunk);
   });
   return moments;
 }
