@@ -86,14 +86,14 @@ void fold_into_tables(detail::TrainingBatchNormState& state, const ChannelMoment
   state.tables.complete_copy();
 }
 
-/// A channel-split task larger than L1 goes through its channels about this many bytes of src
-/// at a time (64 planes of 7x7, 16 of 14x14): statistics, fold, normalization and running
-/// update per chunk, so that the normalization reads planes the statistics have just brought
-/// into L1 and writes them while the 32 KiB L1 still holds both. Dev machine, one thread,
-/// train / eval (harness, medians of 11): 1x512x7x7 2.69 -> 2.50, 1x2048x7x7 2.56 -> 2.32,
-/// 1x256x14x14 1.91 -> 1.69, 1x1024x14x14 1.79 -> 1.55; chunks of 16 or 20 KB gained less
-/// (7x7: 2.57, 2.65), and a tensor that fits L1 whole (1x128x7x7) ran slower cut up. Planes
-/// of 16x16 and up take no chunks (one group of 16 planes would not fit).
+/// One-sample tensors larger than L1 are taken about this many bytes of src at a time (64
+/// planes of 7x7, 16 of 14x14): statistics, fold and normalization per chunk, so that the
+/// normalization reads planes the statistics have just brought into L1 and writes them while
+/// the 32 KiB L1 (the dev machine's, as most x86 cores') still holds both. Dev machine, one
+/// thread, train / eval (harness, medians of 11): 1x512x7x7 2.69 -> 2.50, 1x2048x7x7 2.56 ->
+/// 2.32, 1x256x14x14 1.91 -> 1.69, 1x1024x14x14 1.79 -> 1.55; chunks of 16 or 20 KB gained
+/// less (7x7: 2.57, 2.65), and a tensor that fits L1 whole (1x128x7x7) ran slower cut up.
+/// Planes of 16x16 and up take no chunks (one group of 16 planes would not fit).
 constexpr std::size_t kChunkBytes = 12800;
 constexpr std::size_t kL1Bytes = 32 * 1024;
 
@@ -108,8 +108,9 @@ std::size_t channels_per_chunk(std::size_t plane, std::size_t align, std::size_t
 /// each task takes a range of channels through statistics, fold, normalization and running
 /// update, so there is one fork-join instead of two and each thread normalizes the planes it
 /// has just read (batch-1 NCHW on two threads spent as long between the two passes as in
-/// either), a chunk at a time when the range is larger than L1. Results do not depend on the split:
-/// a channel's arithmetic is the same in any range, and ranges start on multiples of plan.align.
+/// either), a chunk at a time when the tensor is larger than L1. Results do not depend on the
+/// split: a channel's arithmetic is the same in any range, and ranges start on multiples of
+/// plan.align.
 ChannelMoments run_by_channel(detail::TrainingBatchNormState& state,
                               const detail::MomentsPlan& plan,
                               const detail::TensorGeometry& geometry, const ConstTensor& src,
