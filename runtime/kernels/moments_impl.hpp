@@ -95,19 +95,29 @@ template <class Ops>
   using vecd = typename Ops::vecd;
   constexpr std::size_t kLanes = Ops::dlanes;
   const std::size_t n = args.inner;
+  // Planes one value past whole vectors (7x7: 6 x 8 + 1) keep it apart, the group's in one
+  // vector added after the horizontal sums, instead of a masked vector per plane.
+  const bool last_apart = kLanes > 1 && n % kLanes == 1;
   alignas(64) double shift_values[kLanes] = {};
+  alignas(64) double last_values[kLanes] = {};
   vecd sums[kLanes], squares[kLanes];
   for (std::size_t p = 0; p < kLanes; ++p) sums[p] = squares[p] = Ops::broadcast_d(0.0);
   for (std::size_t p = 0; p < count; ++p) {
     const float* x = args.src + (first + p) * n;
     shift_values[p] = x[0];
     FourChainSums<Ops> chains;
-    chains.add_plane(x, n, Ops::broadcast_d(shift_values[p]));
+    chains.add_plane(x, last_apart ? n - 1 : n, Ops::broadcast_d(shift_values[p]));
+    if (last_apart) last_values[p] = x[n - 1];
     sums[p] = chains.sums();
     squares[p] = chains.squares();
   }
-  const vecd s = Ops::sums_d(sums);
-  const vecd q = Ops::sums_d(squares);
+  vecd s = Ops::sums_d(sums);
+  vecd q = Ops::sums_d(squares);
+  if (last_apart) {  // lanes past count: 0 - 0
+    const vecd d = Ops::load_d(last_values) - Ops::load_d(shift_values);
+    s = s + d;
+    q = Ops::fma_d(d, d, q);
+  }
   const vecd values = Ops::broadcast_d(static_cast<double>(n));
   const vecd zero = Ops::broadcast_d(0.0);
   const vecd spread = q - s * s / values;
@@ -129,6 +139,19 @@ void grouped_planes_moments(const MomentsArgs& args, std::size_t first_block) no
   double shift_values[kChannels] = {};  // set from each plane 0 in walk order
   vecd shift[kChannels], s0[kChannels], s1[kChannels], q0[kChannels], q1[kChannels];
   for (std::size_t t = 0; t < kChannels; ++t) shift[t] = s0[t] = s1[t] = q0[t] = q1[t] = zero;
+  // Planes one value past whole vectors (7x7: 6 x 8 + 1 on AVX-512) keep that value apart,
+  // dlanes planes' worth in one vector, instead of a masked vector per plane.
+  const bool last_apart = kLanes > 1 && n % kLanes == 1;
+  const std::size_t vector_end = last_apart ? n - 1 : n;
+  alignas(64) double last[kChannels][kLanes] = {};
+  std::size_t lane = 0;
+  const auto add_last = [&](std::size_t lanes) {
+    for (std::size_t t = 0; t < kChannels; ++t) {
+      const vecd d = Ops::sub_first_d(Ops::load_d(last[t]), shift[t], lanes);
+      s1[t] = s1[t] + d;
+      q1[t] = Ops::fma_d(d, d, q1[t]);
+    }
+  };
   for (std::size_t plane = 0; plane < block.planes; ++plane) {
 #pragma GCC unroll 4
     for (std::size_t t = 0; t < kChannels; ++t) {
@@ -138,7 +161,7 @@ void grouped_planes_moments(const MomentsArgs& args, std::size_t first_block) no
         shift[t] = Ops::broadcast_d(shift_values[t]);
       }
       std::size_t i = 0;
-      for (; i + 2 * kLanes <= n; i += 2 * kLanes) {
+      for (; i + 2 * kLanes <= vector_end; i += 2 * kLanes) {
         const vecd a = Ops::load_widened(x + i) - shift[t];
         const vecd b = Ops::load_widened(x + i + kLanes) - shift[t];
         s0[t] = s0[t] + a;
@@ -146,19 +169,25 @@ void grouped_planes_moments(const MomentsArgs& args, std::size_t first_block) no
         q0[t] = Ops::fma_d(a, a, q0[t]);
         q1[t] = Ops::fma_d(b, b, q1[t]);
       }
-      if (i + kLanes <= n) {
+      if (i + kLanes <= vector_end) {
         const vecd a = Ops::load_widened(x + i) - shift[t];
         s0[t] = s0[t] + a;
         q0[t] = Ops::fma_d(a, a, q0[t]);
         i += kLanes;
       }
-      if (i < n) {
+      if (i < vector_end) {
         const vecd d = Ops::sub_first_d(Ops::load_widened_partial(x + i, n - i), shift[t], n - i);
         s1[t] = s1[t] + d;
         q1[t] = Ops::fma_d(d, d, q1[t]);
       }
+      if (last_apart) last[t][lane] = x[n - 1];
+    }
+    if (last_apart && ++lane == kLanes) {
+      add_last(kLanes);
+      lane = 0;
     }
   }
+  if (lane > 0) add_last(lane);
   const double count = static_cast<double>(block.planes * n);
   for (std::size_t t = 0; t < kChannels; ++t) {
     finish_block<Ops>(shift_values[t], Ops::sum(s0[t] + s1[t]), Ops::sum(q0[t] + q1[t]), count,
