@@ -42,7 +42,7 @@ struct FourChainSums {
 #pragma GCC unroll 4
       for (std::size_t u = 0; u < kUnroll; ++u) {
         const vecd d = Ops::load_widened(x + i + u * kLanes) - shift;
-        s[u] = s[u] + d;
+        s[u] = Ops::add_d_on_fma(s[u], d);
         q[u] = Ops::fma_d(d, d, q[u]);
       }
     }
@@ -50,7 +50,7 @@ struct FourChainSums {
     for (std::size_t u = 1; u < kUnroll; ++u) {
       if (i + kLanes <= n) {
         const vecd d = Ops::load_widened(x + i) - shift;
-        s[u] = s[u] + d;
+        s[u] = Ops::add_d_on_fma(s[u], d);
         q[u] = Ops::fma_d(d, d, q[u]);
         i += kLanes;
       }
@@ -164,14 +164,14 @@ void grouped_planes_moments(const MomentsArgs& args, std::size_t first_block) no
       for (; i + 2 * kLanes <= vector_end; i += 2 * kLanes) {
         const vecd a = Ops::load_widened(x + i) - shift[t];
         const vecd b = Ops::load_widened(x + i + kLanes) - shift[t];
-        s0[t] = s0[t] + a;
-        s1[t] = s1[t] + b;
+        s0[t] = Ops::add_d_on_fma(s0[t], a);
+        s1[t] = Ops::add_d_on_fma(s1[t], b);
         q0[t] = Ops::fma_d(a, a, q0[t]);
         q1[t] = Ops::fma_d(b, b, q1[t]);
       }
       if (i + kLanes <= vector_end) {
         const vecd a = Ops::load_widened(x + i) - shift[t];
-        s0[t] = s0[t] + a;
+        s0[t] = Ops::add_d_on_fma(s0[t], a);
         q0[t] = Ops::fma_d(a, a, q0[t]);
         i += kLanes;
       }
@@ -355,7 +355,7 @@ struct ExactTile {
 #pragma GCC unroll 16
       for (std::size_t v = 0; v < kVectors; ++v) {
         const vecd d = Ops::load_widened(x + v * kLanes) - shift[v];
-        sv[v] = sv[v] + d;
+        sv[v] = Ops::add_d_on_fma(sv[v], d);
         qv[v] = Ops::fma_d(d, d, qv[v]);
       }
     }

@@ -44,6 +44,7 @@ struct ScalarOps {
   static constexpr std::size_t fast_tile_vectors = 4;
   static vecd broadcast_d(double value) noexcept { return value; }
   static vecd fma_d(vecd a, vecd b, vecd c) noexcept { return a * b + c; }
+  static vecd add_d_on_fma(vecd sum, vecd d) noexcept { return sum + d; }
   static double sum(vecd v) noexcept { return v; }
   static vecd max_d(vecd a, vecd b) noexcept { return a < b ? b : a; }
   static vecd sqrt_d(vecd a) noexcept { return __builtin_sqrt(a); }
