@@ -167,7 +167,9 @@ TEST(MomentsDeterminism, ThreadCountNeverChangesABit) {
              {Layout::ncl, {64, 700, 3}},      // planes narrower than a vector
              {Layout::ncl, {1, 40000, 5}},     // the same, one sample: split by channel
              {Layout::nhwc, {1, 9, 9, 2061}},  // one row block: channel slices per thread
-             {Layout::nc, {256, 1029}}}) {
+             {Layout::nc, {256, 1029}},
+             {Layout::nhwc, {4, 100, 100, 3}},  // narrow rows, several row blocks
+             {Layout::nc, {70001, 5}}}) {
       const auto x = channel_data(rng, layout, dims, 3.0, 1.0);
       const std::size_t channels =
           static_cast<std::size_t>(dims[static_cast<std::size_t>(layout_channel_axis(layout))]);
@@ -397,7 +399,13 @@ TEST(TrainingBatchNorm, FastStatisticsWithinOneMillionth) {
              {Layout::nchw, {1, 2048, 23, 23}},  // many planes: far-out first values
              {Layout::nchw, {1, 2048, 12, 12}},  //
              {Layout::nchw, {2, 3, 20, 20}},     // long planes of several samples
-             {Layout::ncl, {2000, 3, 37}}}) {    // two groups of samples
+             {Layout::ncl, {2000, 3, 37}},       // two groups of samples
+             {Layout::nhwc, {2, 30, 31, 3}},     // rows narrower than a vector: flat patterns
+             {Layout::nhwc, {1, 17, 19, 9}},     // of 9 vectors (two walks on AVX-512),
+             {Layout::nhwc, {3, 11, 13, 12}},    // 3,
+             {Layout::nc, {5001, 2}},            // 1,
+             {Layout::nc, {997, 11}},            // 11 with values past the last pattern,
+             {Layout::nhwc, {1, 3, 3, 5}}}) {    // none whole (9 rows of 5)
 
       for (double offset : {0.0, 1000.0}) {
         const auto x = channel_data(rng, layout, dims, offset, 1.0);
