@@ -924,7 +924,7 @@ void channels_last_moments_fast(const MomentsArgs& args, std::size_t first,
   // of several tiles from DRAM; in cache, run by run with no requests. Rows of one tile are
   // walked in memory order already, which the hardware prefetchers follow, and blocks cut into
   // channel slices are walked tile by tile, the first tile requesting the rest of each row.
-  if (kLanes > 1 && 4 * args.channels <= 3 * kLanes) {  // see kNarrowVectors
+  if (narrow_rows<Ops>(args.channels)) {  // see kNarrowVectors
     for (std::size_t block = first; block < end; ++block) {
       narrow_rows_moments_fast<Ops>(args, block);
     }

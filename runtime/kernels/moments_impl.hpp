@@ -464,8 +464,137 @@ inline std::size_t walk_rows_end(const MomentsArgs& args, std::size_t end) noexc
   return args.rows / args.block_rows < end ? args.rows : end * args.block_rows;
 }
 
+/// Exact statistics of channels-last rows of at most three quarters of a float vector (C <= 12
+/// on AVX-512), as the fast kernel's narrow rows (see kNarrowVectors in moments_fast_impl.hpp)
+/// in double: the block is one flat run of values in patterns of lcm(C, dlanes), each double
+/// lane one channel's throughout, shifted by the channel's first value and summed in double; a
+/// channel's lanes are added in lane order at the end, values after the last whole pattern
+/// straight after them. At most kExactNarrowVectors double vectors per walk.
+inline constexpr std::size_t kExactNarrowVectors = 8;
+
+/// Double vectors [j0, j0 + kVectors) of each of `patterns` patterns of `pattern_values`
+/// values from `first`, shifted by `shifts`, added into `sums` / `squares` (per pattern lane).
+template <class Ops, std::size_t kVectors>
+void exact_pattern_walk(const float* first, std::size_t patterns, std::size_t pattern_values,
+                        std::size_t j0, const double* shifts, double* sums,
+                        double* squares) noexcept {
+  using vecd = typename Ops::vecd;
+  constexpr std::size_t kLanes = Ops::dlanes;
+  // At least four dependency chains per sum: consecutive patterns go to kChains accumulators
+  // in turn, added in chain order at the end ((4096, 8) on AVX-512 is one vector per pattern).
+  constexpr std::size_t kChains = kVectors < 4 ? (4 + kVectors - 1) / kVectors : 1;
+  vecd shift[kVectors], s[kChains][kVectors], q[kChains][kVectors];
+  for (std::size_t v = 0; v < kVectors; ++v) {
+    shift[v] = Ops::load_d(shifts + (j0 + v) * kLanes);
+    for (std::size_t k = 0; k < kChains; ++k) s[k][v] = q[k][v] = Ops::broadcast_d(0.0);
+  }
+  const auto add_pattern = [&](std::size_t p, vecd(&sk)[kVectors], vecd(&qk)[kVectors]) {
+    const float* x = first + p * pattern_values + j0 * kLanes;
+#pragma GCC unroll 8
+    for (std::size_t v = 0; v < kVectors; ++v) {
+      const vecd d = Ops::load_widened(x + v * kLanes) - shift[v];
+      sk[v] = Ops::add_d_on_fma(sk[v], d);
+      qk[v] = Ops::fma_d(d, d, qk[v]);
+    }
+  };
+  std::size_t p = 0;
+  for (; patterns - p >= kChains; p += kChains) {
+#pragma GCC unroll 4
+    for (std::size_t k = 0; k < kChains; ++k) add_pattern(p + k, s[k], q[k]);
+  }
+  for (; p < patterns; ++p) add_pattern(p, s[0], q[0]);
+  for (std::size_t v = 0; v < kVectors; ++v) {
+    for (std::size_t k = 1; k < kChains; ++k) {
+      s[0][v] = s[0][v] + s[k][v];
+      q[0][v] = q[0][v] + q[k][v];
+    }
+    Ops::store_d(sums + (j0 + v) * kLanes, s[0][v]);
+    Ops::store_d(squares + (j0 + v) * kLanes, q[0][v]);
+  }
+}
+
+/// Dispatches exact_pattern_walk on the count of vectors (1 to kExactNarrowVectors).
+template <class Ops, std::size_t kVectors = kExactNarrowVectors>
+void exact_pattern_walk_of(std::size_t vectors, const float* first, std::size_t patterns,
+                           std::size_t pattern_values, std::size_t j0, const double* shifts,
+                           double* sums, double* squares) noexcept {
+  if constexpr (kVectors > 0) {
+    if (vectors == kVectors) {
+      exact_pattern_walk<Ops, kVectors>(first, patterns, pattern_values, j0, shifts, sums, squares);
+    } else {
+      exact_pattern_walk_of<Ops, kVectors - 1>(vectors, first, patterns, pattern_values, j0, shifts,
+                                               sums, squares);
+    }
+  }
+}
+
+/// Whether channels-last rows of `channels` take the narrow-row walks (fast and exact).
+template <class Ops>
+constexpr bool narrow_rows(std::size_t channels) noexcept {
+  return Ops::lanes > 1 && 4 * channels <= 3 * Ops::lanes;
+}
+
+/// One channels-last block of narrow rows, exactly (see kExactNarrowVectors).
+template <class Ops>
+void exact_narrow_rows_moments(const MomentsArgs& args, std::size_t block) noexcept {
+  constexpr std::size_t kLanes = Ops::dlanes;
+  constexpr std::size_t kMaxChannels = Ops::lanes;  // narrow_rows: fewer than a float vector
+  constexpr std::size_t kMaxPattern = kMaxChannels * kLanes;
+  const std::size_t channels = args.channels;
+  const ChannelsLastBlock b = channels_last_block(args, block);
+  const float* first = args.src + b.row_begin * channels;
+  const std::size_t rows = b.row_end - b.row_begin;
+
+  std::size_t common = channels, other = kLanes;  // gcd(channels, dlanes)
+  while (other != 0) {
+    const std::size_t rest = common % other;
+    common = other;
+    other = rest;
+  }
+  const std::size_t vectors = channels / common;  // per pattern
+  const std::size_t pattern_values = vectors * kLanes;
+  alignas(64) double shifts[kMaxPattern];
+  alignas(64) double sums[kMaxPattern];
+  alignas(64) double squares[kMaxPattern];
+  for (std::size_t l = 0; l < pattern_values; ++l) {
+    shifts[l] = static_cast<double>(first[l % channels]);  // each channel's first value
+  }
+  const std::size_t values = rows * channels;
+  const std::size_t patterns = values / pattern_values;
+  for (std::size_t j0 = 0; j0 < vectors; j0 += kExactNarrowVectors) {
+    const std::size_t walk =
+        vectors - j0 < kExactNarrowVectors ? vectors - j0 : kExactNarrowVectors;
+    exact_pattern_walk_of<Ops>(walk, first, patterns, pattern_values, j0, shifts, sums, squares);
+  }
+  double channel_sum[kMaxChannels] = {};
+  double channel_squares[kMaxChannels] = {};
+  for (std::size_t l = 0; l < pattern_values; ++l) {
+    channel_sum[l % channels] += sums[l];
+    channel_squares[l % channels] += squares[l];
+  }
+  for (std::size_t i = patterns * pattern_values; i < values; ++i) {
+    const std::size_t c = i % channels;
+    const double d = static_cast<double>(first[i]) - shifts[c];
+    channel_sum[c] += d;
+    channel_squares[c] += d * d;
+  }
+  const double inverse_count = 1.0 / static_cast<double>(rows);
+  for (std::size_t c = 0; c < channels; ++c) {
+    const double sum = channel_sum[c];
+    const double spread = channel_squares[c] - sum * sum * inverse_count;
+    args.mean[b.row_block * channels + c] = sum * inverse_count + shifts[c];
+    args.m2[b.row_block * channels + c] = spread > 0.0 ? spread : 0.0;
+  }
+}
+
 template <class Ops>
 void channels_last_moments(const MomentsArgs& args, std::size_t first, std::size_t end) noexcept {
+  if (narrow_rows<Ops>(args.channels)) {
+    for (std::size_t block = first; block < end; ++block) {
+      exact_narrow_rows_moments<Ops>(args, block);
+    }
+    return;
+  }
   constexpr std::size_t kVectors = Ops::accumulator_vectors;
   constexpr std::size_t kTile = kVectors * Ops::dlanes;
   // From DRAM, rows of several tiles go run-major with the next rows requested ahead, and
