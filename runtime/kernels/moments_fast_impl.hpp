@@ -783,23 +783,10 @@ inline void remainder_tile_fast(const MomentsArgs& args, std::size_t block, std:
   }
 }
 
-/// Rows of at most three quarters of a vector (C <= 12 on AVX-512, 6 on AVX2, 3 on SSE2: an
-/// RGB input, a handful of features) are walked as one flat run of values whose channel
-/// repeats every C: a pattern of lcm(C, lanes) values, C / gcd(C, lanes) vectors, in which lane
-/// l of vector j always holds channel (j * lanes + l) % C. Every lane carries data, where a
-/// masked vector per row leaves lanes - C of them idle. Each lane is shifted by its channel's
-/// shift (the mean of the channel's first kShiftSample rows, as FastTile), summed in float runs
-/// of kFloatRun patterns and widened into double per lane; a channel's lanes are added in lane
-/// order at the end, and values after the last whole pattern go straight into double. At most
-/// kNarrowVectors vectors of a pattern per walk (3 registers each): C = 9 or 11 on AVX-512
-/// take two walks. Dev machine, one thread, harness, fast pass, NHWC x56x56 maps: C = 3
-/// (1x224x224x3) 56 -> 9.2 us, 5 (64x64) 4.6 -> 1.4, 8 3.6 -> 1.6, 9 3.7 -> 2.3, 11 3.6 -> 2.8,
-/// 12 3.6 -> 2.2; 13 went 3.6 -> 4.5 (two walks of 13 vectors), hence the limit.
-inline constexpr std::size_t kNarrowVectors = 8;
-
-/// Narrow rows: vectors [j0, j0 + kVectors) of each of `patterns` whole patterns of
-/// `pattern_floats` values from `first`, shifted by `shifts` (one float per pattern lane),
-/// widened into `sums` / `squares` (one double per pattern lane).
+/// Fast narrow rows (see narrow_rows): vectors [j0, j0 + kVectors) of each of `patterns`
+/// whole patterns of `pattern_floats` values from `first`, shifted by `shifts` (one float per
+/// pattern lane), summed in float runs of kFloatRun patterns, widened into `sums` / `squares`
+/// (one double per pattern lane).
 template <class Ops, std::size_t kVectors>
 void narrow_pattern_walk(const float* first, std::size_t patterns, std::size_t pattern_floats,
                          std::size_t j0, const float* shifts, double* sums,
@@ -837,81 +824,48 @@ void narrow_pattern_walk(const float* first, std::size_t patterns, std::size_t p
   }
 }
 
-/// Dispatches narrow_pattern_walk on the count of vectors (1 to kNarrowVectors).
-template <class Ops, std::size_t kVectors = kNarrowVectors>
-void narrow_pattern_walk_of(std::size_t vectors, const float* first, std::size_t patterns,
-                            std::size_t pattern_floats, std::size_t j0, const float* shifts,
-                            double* sums, double* squares) noexcept {
-  if constexpr (kVectors > 0) {
-    if (vectors == kVectors) {
-      narrow_pattern_walk<Ops, kVectors>(first, patterns, pattern_floats, j0, shifts, sums,
-                                         squares);
-    } else {
-      narrow_pattern_walk_of<Ops, kVectors - 1>(vectors, first, patterns, pattern_floats, j0,
-                                                shifts, sums, squares);
-    }
-  }
-}
+/// Float vectors of a fast narrow pattern per walk (3 registers each): C = 9 or 11 on AVX-512
+/// take two walks.
+inline constexpr std::size_t kNarrowVectors = 8;
 
-/// One channels-last block of rows narrower than a vector (see kNarrowVectors).
+/// One channels-last block of narrow rows, fast: each lane shifted by its channel's shift (the
+/// mean of the channel's first kShiftSample rows, as FastTile), summed in float runs. Dev
+/// machine, one thread, harness, fast pass, NHWC: 1x224x224x3 56 -> 9.2 us, 1x64x64x5 4.6 ->
+/// 1.4, x56x56 maps of 8 3.6 -> 1.6, 9 3.7 -> 2.3, 11 3.6 -> 2.8, 12 3.6 -> 2.2 channels.
 template <class Ops>
 void narrow_rows_moments_fast(const MomentsArgs& args, std::size_t block) noexcept {
   constexpr std::size_t kLanes = Ops::lanes;
-  constexpr std::size_t kMaxPatternFloats = kLanes > 1 ? kLanes * (kLanes - 1) : 1;  // C < lanes
+  constexpr std::size_t kMaxPatternFloats = kLanes * kLanes;  // narrow_rows: C < lanes
   const std::size_t channels = args.channels;
   const ChannelsLastBlock b = channels_last_block(args, block);
   const float* first = args.src + b.row_begin * channels;
   const std::size_t rows = b.row_end - b.row_begin;
 
-  // Each channel's shift from its first rows, as FastTile::start.
   const std::size_t sample = rows < kShiftSample ? rows : kShiftSample;
   const float inverse_sample = 1.0f / static_cast<float>(sample);
   float channel_shift[kLanes];
+  double channel_shift_d[kLanes];
   for (std::size_t c = 0; c < channels; ++c) {
     float sum = 0.0f;
     for (std::size_t k = 0; k < sample; ++k) sum = sum + first[k * channels + c];
     channel_shift[c] = sum * inverse_sample;
+    channel_shift_d[c] = static_cast<double>(channel_shift[c]);
   }
-
-  std::size_t common = channels, other = kLanes;  // gcd(channels, lanes)
-  while (other != 0) {
-    const std::size_t rest = common % other;
-    common = other;
-    other = rest;
-  }
-  const std::size_t vectors = channels / common;  // per pattern
-  const std::size_t pattern_floats = vectors * kLanes;
+  const NarrowPattern pattern = narrow_pattern<Ops>(channels, kLanes);
   alignas(64) float shifts[kMaxPatternFloats];
   alignas(64) double sums[kMaxPatternFloats] = {};
   alignas(64) double squares[kMaxPatternFloats] = {};
-  for (std::size_t l = 0; l < pattern_floats; ++l) shifts[l] = channel_shift[l % channels];
-
-  const std::size_t values = rows * channels;
-  const std::size_t patterns = values / pattern_floats;
-  for (std::size_t j0 = 0; j0 < vectors; j0 += kNarrowVectors) {
-    const std::size_t walk = vectors - j0 < kNarrowVectors ? vectors - j0 : kNarrowVectors;
-    narrow_pattern_walk_of<Ops>(walk, first, patterns, pattern_floats, j0, shifts, sums, squares);
+  for (std::size_t l = 0; l < pattern.values; ++l) shifts[l] = channel_shift[l % channels];
+  const std::size_t patterns = rows * channels / pattern.values;
+  for (std::size_t j0 = 0; j0 < pattern.vectors; j0 += kNarrowVectors) {
+    const std::size_t n = pattern.vectors - j0;
+    with_vector_count<kNarrowVectors>(n < kNarrowVectors ? n : kNarrowVectors, [&](auto vectors) {
+      narrow_pattern_walk<Ops, vectors()>(first, patterns, pattern.values, j0, shifts, sums,
+                                          squares);
+    });
   }
-  double channel_sum[kLanes] = {};
-  double channel_squares[kLanes] = {};
-  for (std::size_t l = 0; l < pattern_floats; ++l) {
-    channel_sum[l % channels] += sums[l];
-    channel_squares[l % channels] += squares[l];
-  }
-  for (std::size_t i = patterns * pattern_floats; i < values; ++i) {
-    const std::size_t c = i % channels;
-    const double d = static_cast<double>(first[i] - channel_shift[c]);
-    channel_sum[c] += d;
-    channel_squares[c] += d * d;
-  }
-  const double inverse_count = 1.0 / static_cast<double>(rows);
-  for (std::size_t c = 0; c < channels; ++c) {
-    const double sum = channel_sum[c];
-    const double spread = channel_squares[c] - sum * sum * inverse_count;
-    args.mean[b.row_block * channels + c] =
-        sum * inverse_count + static_cast<double>(channel_shift[c]);
-    args.m2[b.row_block * channels + c] = spread > 0.0 ? spread : 0.0;
-  }
+  finish_narrow_rows<Ops>(args, b.row_block, first, rows, pattern.values, patterns, sums, squares,
+                          channel_shift_d);
 }
 
 template <class Ops>
