@@ -92,8 +92,10 @@ struct SimdOps {
     } else {
       // One to three floats by scalar loads: a memcpy of n bytes became a library call per
       // tail (SSE2 fast statistics of NHWC 1x64x64x5, a partial vector per row: 40 us).
-      const __m128 low = n >= 2 ? _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(src)))
-                                : _mm_load_ss(src);
+      // (Two floats through a fixed-size memcpy: src need not be aligned for a double.)
+      double pair;
+      if (n >= 2) __builtin_memcpy(&pair, src, sizeof(pair));
+      const __m128 low = n >= 2 ? _mm_castpd_ps(_mm_set_sd(pair)) : _mm_load_ss(src);
       return n == 3 ? _mm_movelh_ps(low, _mm_load_ss(src + 2)) : low;
     }
   }
@@ -175,7 +177,8 @@ struct SimdOps {
     } else {
       const __m128 v = value;
       if (n >= 2) {
-        _mm_storel_pi(reinterpret_cast<__m64*>(dst), v);
+        const double pair = _mm_cvtsd_f64(_mm_castps_pd(v));
+        __builtin_memcpy(dst, &pair, sizeof(pair));
         if (n == 3) _mm_store_ss(dst + 2, _mm_movehl_ps(v, v));
       } else {
         _mm_store_ss(dst, v);
