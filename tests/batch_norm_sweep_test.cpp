@@ -185,6 +185,24 @@ TEST_P(BatchNormSweep, WideChannelsLastTiles) {
   }
 }
 
+// Channels-last with 2048+ channels over a million elements per task goes four rows at a time:
+// 1031 rows leave a partial group (each of two tasks still takes over a million elements),
+// 2064 channels start the second task's groups mid-pattern, 4100 (not whole vectors) stays
+// row by row, and the misaligned head starts the groups mid-pattern too.
+TEST_P(BatchNormSweep, WideChannelsLastRowGroups) {
+  // One channels-last rank of each kind suffices: the kernel sees flat rows whatever the rank.
+  if (layout() != Layout::nhwc && layout() != Layout::nc) GTEST_SKIP() << "nhwc and nc only";
+  if (isa() == Isa::scalar) GTEST_SKIP() << "row groups are a vector path";
+  std::uint64_t seed = 8200;
+  const std::int64_t rows = 1031;
+  for (std::int64_t c : {2048, 2064, 4100}) {
+    const auto dims = layout() == Layout::nc ? std::vector<std::int64_t>{rows, c}
+                                             : make_dims(layout(), 1, c, rows);
+    const std::size_t misalign = c == 2064 ? 4 : 0;
+    expect_case(dims, {Activation::relu6(), c != 4100, Placement::out_of_place, misalign}, ++seed);
+  }
+}
+
 // Channels-last patterns of four or eight whole vectors (16 to 128 channels, by ISA) stay in
 // registers across runs of rows: heads that start mid-pattern, and rows that end mid-run.
 TEST_P(BatchNormSweep, ShortChannelsLastPatterns) {

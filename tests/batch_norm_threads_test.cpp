@@ -62,6 +62,8 @@ TEST_P(ThreadCount, OneAndTwoThreadsBitwiseIdentical) {
       {Layout::ncdhw, {1, 3, 33, 65, 63}},
       {Layout::nchw, {2, 96, 181, 181}},
       {Layout::nhwc, {2, 181, 181, 96}},
+      // 8.9 MB of 2048 channels: row groups from a different pattern offset in each task.
+      {Layout::nhwc, {1, 33, 33, 2048}},
       // 10 MB: streamed on one thread, cached on two (the threshold depends on the split).
       {Layout::nhwc, {1, 200, 200, 64}},
   };
