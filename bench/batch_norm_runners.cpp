@@ -94,7 +94,8 @@ class BnrtStatsRunner final : public Runner {
   volatile double sink_ = 0;
 };
 
-/// Training-mode forward: statistics, normalize, running-stat update.
+/// Training-mode forward: statistics, normalize, running-stat update. The batch moments go
+/// into one ChannelMoments kept across runs, as a training loop would keep one per layer.
 class BnrtTrainRunner final : public Runner {
  public:
   BnrtTrainRunner(const BatchNormCase& c, std::shared_ptr<CaseData> data)
@@ -103,13 +104,14 @@ class BnrtTrainRunner final : public Runner {
         op_(TrainingBatchNorm::create(data_->channels, data_->gamma, data_->beta)) {}
   void run() override {
     op_.run(ConstTensor(data_->src.data(), case_.dims, case_.layout),
-            MutableTensor(data_->dst.data(), case_.dims, case_.layout));
+            MutableTensor(data_->dst.data(), case_.dims, case_.layout), batch_);
   }
 
  private:
   BatchNormCase case_;
   std::shared_ptr<CaseData> data_;
   TrainingBatchNorm op_;
+  ChannelMoments batch_;
 };
 
 /// What a user writes from the definition: the formula per element, no folding.

@@ -112,17 +112,18 @@ MomentsPlan plan_moments(const ConstTensor& x, const TensorGeometry& geometry, i
 
 ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geometry,
                                int max_threads, MomentsScratch& scratch, StatsPrecision precision) {
-  return compute_moments(plan_moments(x, geometry, max_threads, precision), geometry, scratch);
+  ChannelMoments result;
+  compute_moments(plan_moments(x, geometry, max_threads, precision), geometry, scratch, result);
+  return result;
 }
 
-ChannelMoments compute_moments(MomentsPlan plan, const TensorGeometry& geometry,
-                               MomentsScratch& scratch) {
+void compute_moments(MomentsPlan plan, const TensorGeometry& geometry, MomentsScratch& scratch,
+                     ChannelMoments& result) {
   kernels::MomentsArgs& args = plan.args;
   const std::size_t channels = geometry.channels;
   const bool rows = plan.rows;
   const std::size_t blocks = plan.blocks;
   const std::size_t row_blocks = plan.row_blocks;
-  ChannelMoments result;
   result.count = static_cast<std::int64_t>(geometry.elements / channels);
   result.mean.resize(channels);
   result.m2.resize(channels);
@@ -143,7 +144,7 @@ ChannelMoments compute_moments(MomentsPlan plan, const TensorGeometry& geometry,
   parallel_ranges(blocks, plan.chunks, plan.align, 0,
                   [&](std::size_t first, std::size_t end) { plan.kernel(args, first, end); });
 
-  if (single) return result;
+  if (single) return;
   std::fill(result.mean.begin(), result.mean.end(), 0.0);
   std::fill(result.m2.begin(), result.m2.end(), 0.0);
   double merged = 0;  // values merged so far, the same for every channel
@@ -203,7 +204,6 @@ ChannelMoments compute_moments(MomentsPlan plan, const TensorGeometry& geometry,
       }
     }
   }
-  return result;
 }
 
 }  // namespace bnrt::detail

@@ -41,9 +41,10 @@ ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geome
                                int max_threads, MomentsScratch& scratch,
                                StatsPrecision precision = StatsPrecision::exact);
 
-/// The same with a plan already made (plan_moments for the same tensor).
-ChannelMoments compute_moments(MomentsPlan plan, const TensorGeometry& geometry,
-                               MomentsScratch& scratch);
+/// The same with a plan already made (plan_moments for the same tensor), into `result`,
+/// whose vectors are resized (their storage reused when the channel count is unchanged).
+void compute_moments(MomentsPlan plan, const TensorGeometry& geometry, MomentsScratch& scratch,
+                     ChannelMoments& result);
 
 /// Chan et al.'s combination of moments over count_a values with moments over count_b values
 /// (count_b > 0): the union's mean is mean_a + delta * count_b / n and its M2 is

@@ -111,12 +111,11 @@ std::size_t channels_per_chunk(std::size_t plane, std::size_t align, std::size_t
 /// either), a chunk at a time when the tensor is larger than L1. Results do not depend on the
 /// split: a channel's arithmetic is the same in any range, and ranges start on multiples of
 /// plan.align.
-ChannelMoments run_by_channel(detail::TrainingBatchNormState& state,
-                              const detail::MomentsPlan& plan,
-                              const detail::TensorGeometry& geometry, const ConstTensor& src,
-                              const ConstTensor* residual, const MutableTensor& dst) {
+void run_by_channel(detail::TrainingBatchNormState& state, const detail::MomentsPlan& plan,
+                    const detail::TensorGeometry& geometry, const ConstTensor& src,
+                    const ConstTensor* residual, const MutableTensor& dst,
+                    ChannelMoments& moments) {
   const std::size_t channels = state.channels;
-  ChannelMoments moments;
   moments.count = static_cast<std::int64_t>(geometry.elements / channels);
   moments.mean.resize(channels);
   moments.m2.resize(channels);
@@ -168,7 +167,6 @@ ChannelMoments run_by_channel(detail::TrainingBatchNormState& state,
       table.update_running(part);
     }
   });
-  return moments;
 }
 
 }  // namespace
@@ -219,15 +217,28 @@ TrainingBatchNorm TrainingBatchNorm::create(std::size_t channels, std::span<cons
 }
 
 ChannelMoments TrainingBatchNorm::run(ConstTensor src, MutableTensor dst) {
-  return run_checked(src, nullptr, dst);
+  ChannelMoments batch;
+  run_checked(src, nullptr, dst, batch);
+  return batch;
 }
 
 ChannelMoments TrainingBatchNorm::run(ConstTensor src, ConstTensor residual, MutableTensor dst) {
-  return run_checked(src, &residual, dst);
+  ChannelMoments batch;
+  run_checked(src, &residual, dst, batch);
+  return batch;
 }
 
-ChannelMoments TrainingBatchNorm::run_checked(ConstTensor src, const ConstTensor* residual,
-                                              MutableTensor dst) {
+void TrainingBatchNorm::run(ConstTensor src, MutableTensor dst, ChannelMoments& batch) {
+  run_checked(src, nullptr, dst, batch);
+}
+
+void TrainingBatchNorm::run(ConstTensor src, ConstTensor residual, MutableTensor dst,
+                            ChannelMoments& batch) {
+  run_checked(src, &residual, dst, batch);
+}
+
+void TrainingBatchNorm::run_checked(ConstTensor src, const ConstTensor* residual, MutableTensor dst,
+                                    ChannelMoments& batch) {
   detail::TrainingBatchNormState& state = *state_;
   const detail::TensorGeometry geometry =
       detail::check_run_tensors(kOp, state.channels, src, residual, dst);
@@ -243,14 +254,14 @@ ChannelMoments TrainingBatchNorm::run_checked(ConstTensor src, const ConstTensor
   // One sample only: with a group of samples per channel (32x512x7x7) the channel split ran
   // slower than the two passes on two threads (2.5 -> 3.5x eval).
   if (plan.per_channel_blocks() && plan.args.samples == 1) {
-    return run_by_channel(state, plan, geometry, src, residual, dst);
+    run_by_channel(state, plan, geometry, src, residual, dst, batch);
+    return;
   }
   // Statistics first: dst may alias src.
-  ChannelMoments moments = detail::compute_moments(plan, geometry, state.scratch);  // moved out
-  fold_into_tables(state, moments, dst.data);
+  detail::compute_moments(plan, geometry, state.scratch, batch);
+  fold_into_tables(state, batch, dst.data);
   detail::run_affine(state.config, state.tables, geometry, src, residual, dst);
-  if (state.options.track_running_stats) state.running.update(moments, state.options.momentum);
-  return moments;
+  if (state.options.track_running_stats) state.running.update(batch, state.options.momentum);
 }
 
 std::size_t TrainingBatchNorm::channels() const noexcept { return state_->channels; }

@@ -5,6 +5,7 @@
 #include <tbb/task_arena.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 #include <random>
@@ -449,6 +450,55 @@ TEST(TrainingBatchNorm, InPlaceAndEvalOpFromRunningStats) {
     }
     const BatchNorm eval = bn.eval_op();
     EXPECT_EQ(eval.channels(), channels);
+  }
+}
+
+// run(..., batch) reuses the caller's moments: the same outputs, moments and running stats as
+// the by-value run, step after step, whatever `batch` held before (another layer's moments,
+// garbage); also for a residual, and over a failed run, which leaves it untouched.
+TEST(TrainingBatchNorm, RunIntoReusedMomentsEqualsRunByValue) {
+  auto rng = make_rng(12);
+  for (const std::vector<std::int64_t>& dims :
+       {std::vector<std::int64_t>{1, 300, 7, 7}, std::vector<std::int64_t>{4, 6, 5, 5}}) {
+    SCOPED_TRACE(dims_text(dims));
+    const auto channels = static_cast<std::size_t>(dims[1]);
+    const std::vector<float> gamma = random_floats(rng, channels, 0.5, 2.0);
+    const std::vector<float> beta = random_floats(rng, channels, -1.0, 1.0);
+    TrainingBatchNorm by_value = TrainingBatchNorm::create(channels, gamma, beta);
+    TrainingBatchNorm reusing = TrainingBatchNorm::create(channels, gamma, beta);
+    ChannelMoments batch;
+    batch.count = 7;
+    batch.mean.assign(3, std::nan(""));  // another layer's size, garbage values
+    batch.m2.assign(channels + 5, -1.0);
+    for (int step = 0; step < 3; ++step) {
+      const auto x = channel_data(rng, Layout::nchw, dims, 2.0, 3.0);
+      const auto r = random_floats(rng, x.size(), -1.0, 1.0);
+      std::vector<float> want(x.size()), got(x.size());
+      const ConstTensor src(x.data(), dims, Layout::nchw);
+      const ChannelMoments expected =
+          step == 1 ? by_value.run(src, ConstTensor(r.data(), dims, Layout::nchw),
+                                   MutableTensor(want.data(), dims, Layout::nchw))
+                    : by_value.run(src, MutableTensor(want.data(), dims, Layout::nchw));
+      if (step == 1) {
+        reusing.run(src, ConstTensor(r.data(), dims, Layout::nchw),
+                    MutableTensor(got.data(), dims, Layout::nchw), batch);
+      } else {
+        reusing.run(src, MutableTensor(got.data(), dims, Layout::nchw), batch);
+      }
+      EXPECT_EQ(got, want) << "step " << step;
+      EXPECT_EQ(batch.count, expected.count);
+      EXPECT_EQ(batch.mean, expected.mean);
+      EXPECT_EQ(batch.m2, expected.m2);
+      EXPECT_EQ(reusing.running_stats().mean, by_value.running_stats().mean);
+      EXPECT_EQ(reusing.running_stats().var, by_value.running_stats().var);
+    }
+    const ChannelMoments before = batch;
+    std::vector<float> y(4);
+    EXPECT_THROW(reusing.run(ConstTensor(y.data(), {1, 4}, Layout::nc),
+                             MutableTensor(y.data(), {1, 4}, Layout::nc), batch),
+                 Error);
+    EXPECT_EQ(batch.mean, before.mean);
+    EXPECT_EQ(batch.m2, before.m2);
   }
 }
 

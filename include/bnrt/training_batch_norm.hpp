@@ -49,6 +49,11 @@ class TrainingBatchNorm {
   /// channel has a single value (N * spatial == 1), as PyTorch does in training.
   ChannelMoments run(ConstTensor src, MutableTensor dst);
   ChannelMoments run(ConstTensor src, ConstTensor residual, MutableTensor dst);
+  /// The same, writing the batch moments into `batch` and reusing its storage: a training
+  /// loop that keeps one ChannelMoments per layer allocates nothing per step (two vectors
+  /// allocated and zeroed cost ~3% of a 1x512x7x7 step, ~5% of a (16, 512) one).
+  void run(ConstTensor src, MutableTensor dst, ChannelMoments& batch);
+  void run(ConstTensor src, ConstTensor residual, MutableTensor dst, ChannelMoments& batch);
 
   std::size_t channels() const noexcept;
   /// Empty (no entries) when not tracking running statistics.
@@ -62,7 +67,8 @@ class TrainingBatchNorm {
 
  private:
   explicit TrainingBatchNorm(std::unique_ptr<detail::TrainingBatchNormState> state) noexcept;
-  ChannelMoments run_checked(ConstTensor src, const ConstTensor* residual, MutableTensor dst);
+  void run_checked(ConstTensor src, const ConstTensor* residual, MutableTensor dst,
+                   ChannelMoments& batch);
 
   std::unique_ptr<detail::TrainingBatchNormState> state_;
 };
