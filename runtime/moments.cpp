@@ -118,7 +118,7 @@ ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geome
 }
 
 void compute_moments(MomentsPlan plan, const TensorGeometry& geometry, MomentsScratch& scratch,
-                     ChannelMoments& result) {
+                     ChannelMoments& result, ChannelsDone done) {
   kernels::MomentsArgs& args = plan.args;
   const std::size_t channels = geometry.channels;
   const bool rows = plan.rows;
@@ -141,8 +141,15 @@ void compute_moments(MomentsPlan plan, const TensorGeometry& geometry, MomentsSc
     args.mean = scratch.mean.data();
     args.m2 = scratch.m2.data();
   }
-  parallel_ranges(blocks, plan.chunks, plan.align, 0,
-                  [&](std::size_t first, std::size_t end) { plan.kernel(args, first, end); });
+  parallel_ranges(blocks, plan.chunks, plan.align, 0, [&](std::size_t first, std::size_t end) {
+    plan.kernel(args, first, end);
+    if (single && done.fn != nullptr) {
+      // Rows in one row block: block b is channel slice b. Otherwise block b is channel b.
+      const std::size_t per_block = rows ? args.slice_channels : 1;
+      const std::size_t last = end * per_block;
+      done.fn(done.context, first * per_block, last < channels ? last : channels);
+    }
+  });
 
   if (single) return;
   std::fill(result.mean.begin(), result.mean.end(), 0.0);
@@ -204,6 +211,7 @@ void compute_moments(MomentsPlan plan, const TensorGeometry& geometry, MomentsSc
       }
     }
   }
+  if (done.fn != nullptr) done.fn(done.context, 0, channels);
 }
 
 }  // namespace bnrt::detail

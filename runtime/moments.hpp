@@ -41,10 +41,21 @@ ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geome
                                int max_threads, MomentsScratch& scratch,
                                StatsPrecision precision = StatsPrecision::exact);
 
+/// Work to do on channels [begin, end) as soon as their moments are final (the training
+/// forward folds them and updates their running statistics there).
+struct ChannelsDone {
+  void (*fn)(void* context, std::size_t begin, std::size_t end) = nullptr;
+  void* context = nullptr;
+};
+
 /// The same with a plan already made (plan_moments for the same tensor), into `result`,
 /// whose vectors are resized (their storage reused when the channel count is unchanged).
+/// `done` (if set) runs once per channel: when each block is one channel range (a single row
+/// block, or one block per channel) on the thread that reduced the range, right after it, so
+/// the per-channel work is shared out with the blocks; otherwise once over all channels after
+/// the merge.
 void compute_moments(MomentsPlan plan, const TensorGeometry& geometry, MomentsScratch& scratch,
-                     ChannelMoments& result);
+                     ChannelMoments& result, ChannelsDone done = {});
 
 /// Chan et al.'s combination of moments over count_a values with moments over count_b values
 /// (count_b > 0): the union's mean is mean_a + delta * count_b / n and its M2 is

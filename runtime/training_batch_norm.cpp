@@ -77,13 +77,42 @@ kernels::FoldArgs fold_args(detail::TrainingBatchNormState& state, const Channel
   return args;
 }
 
-/// The fold over all channels, by the active ISA's kernel, straight into the copy of the
-/// tables that the affine pass into `dst` reads.
-void fold_into_tables(detail::TrainingBatchNormState& state, const ChannelMoments& moments,
-                      const void* dst) {
-  const auto [scale, shift] = state.tables.write_for_destination(dst);
-  kernels::moments_kernels(state.isa).fold(fold_args(state, moments, scale, shift));
-  state.tables.complete_copy();
+/// The fold of channels [c0, c1) of `all` (a channel's result does not depend on the range).
+void fold_channels(const kernels::MomentsKernelTable& table, const kernels::FoldArgs& all,
+                   std::size_t c0, std::size_t c1) {
+  kernels::FoldArgs slice = all;
+  slice.mean += c0;
+  slice.m2 += c0;
+  if (slice.gamma != nullptr) slice.gamma += c0;
+  if (slice.beta != nullptr) slice.beta += c0;
+  slice.scale += c0;
+  slice.shift += c0;
+  slice.channels = c1 - c0;
+  table.fold(slice);
+}
+
+/// The running-statistics update of channels [c0, c1) of `all`.
+void update_channels(const kernels::MomentsKernelTable& table,
+                     const kernels::RunningUpdateArgs& all, std::size_t c0, std::size_t c1) {
+  kernels::RunningUpdateArgs slice = all;
+  slice.batch_mean += c0;
+  slice.batch_m2 += c0;
+  slice.mean += c0;
+  slice.var += c0;
+  slice.channels = c1 - c0;
+  table.update_running(slice);
+}
+
+/// Sizes `batch` for this run's tensor and, when tracking, books the running update
+/// (num_batches_tracked, the batch weight): the returned arguments cover every channel.
+std::optional<kernels::RunningUpdateArgs> start_batch(detail::TrainingBatchNormState& state,
+                                                      const detail::TensorGeometry& geometry,
+                                                      ChannelMoments& batch) {
+  batch.count = static_cast<std::int64_t>(geometry.elements / state.channels);
+  batch.mean.resize(state.channels);
+  batch.m2.resize(state.channels);
+  if (!state.options.track_running_stats) return std::nullopt;
+  return detail::start_running_update(state.running, batch, state.options.momentum);
 }
 
 /// One-sample tensors larger than L1 are taken about this many bytes of src at a time (64
@@ -116,9 +145,7 @@ void run_by_channel(detail::TrainingBatchNormState& state, const detail::Moments
                     const ConstTensor* residual, const MutableTensor& dst,
                     ChannelMoments& moments) {
   const std::size_t channels = state.channels;
-  moments.count = static_cast<std::int64_t>(geometry.elements / channels);
-  moments.mean.resize(channels);
-  moments.m2.resize(channels);
+  const std::optional<kernels::RunningUpdateArgs> update = start_batch(state, geometry, moments);
   kernels::MomentsArgs stats = plan.args;
   stats.mean = moments.mean.data();
   stats.m2 = moments.m2.data();
@@ -126,10 +153,6 @@ void run_by_channel(detail::TrainingBatchNormState& state, const detail::Moments
   state.scale.resize(channels);
   state.shift.resize(channels);
   const kernels::FoldArgs fold = fold_args(state, moments, state.scale.data(), state.shift.data());
-  std::optional<kernels::RunningUpdateArgs> update;
-  if (state.options.track_running_stats) {
-    update = detail::start_running_update(state.running, moments, state.options.momentum);
-  }
   // Each element is read twice and written once.
   const std::size_t tasks =
       detail::tasks_for_bytes(3 * geometry.elements * sizeof(float), state.options.max_threads);
@@ -140,15 +163,7 @@ void run_by_channel(detail::TrainingBatchNormState& state, const detail::Moments
   const std::size_t chunk = channels_per_chunk(plane, plan.align, channels);
   const auto step = [&](std::size_t c0, std::size_t c1) {
     plan.kernel(stats, c0, c1);  // statistics first: dst may alias src
-    kernels::FoldArgs slice = fold;
-    slice.mean += c0;
-    slice.m2 += c0;
-    if (slice.gamma != nullptr) slice.gamma += c0;
-    if (slice.beta != nullptr) slice.beta += c0;
-    slice.scale += c0;
-    slice.shift += c0;
-    slice.channels = c1 - c0;
-    table.fold(slice);
+    fold_channels(table, fold, c0, c1);
     affine.run(c0 * plane, c1 * plane);
   };
   detail::parallel_ranges(channels, tasks, plan.align, 0, [&](std::size_t c0, std::size_t c1) {
@@ -157,15 +172,8 @@ void run_by_channel(detail::TrainingBatchNormState& state, const detail::Moments
     } else {
       for (std::size_t c = c0; c < c1; c += chunk) step(c, c1 - c < chunk ? c1 : c + chunk);
     }
-    if (update) {  // the task's whole range at once: nothing reads it before the run ends
-      kernels::RunningUpdateArgs part = *update;
-      part.batch_mean += c0;
-      part.batch_m2 += c0;
-      part.mean += c0;
-      part.var += c0;
-      part.channels = c1 - c0;
-      table.update_running(part);
-    }
+    // The task's whole range at once: nothing reads it before the run ends.
+    if (update) update_channels(table, *update, c0, c1);
   });
 }
 
@@ -257,11 +265,26 @@ void TrainingBatchNorm::run_checked(ConstTensor src, const ConstTensor* residual
     run_by_channel(state, plan, geometry, src, residual, dst, batch);
     return;
   }
-  // Statistics first: dst may alias src.
-  detail::compute_moments(plan, geometry, state.scratch, batch);
-  fold_into_tables(state, batch, dst.data);
+  // Statistics first (dst may alias src); each range of channels is folded straight into the
+  // copy of the tables the affine pass into dst reads, and its running statistics updated, as
+  // soon as its moments are final: on the thread that computed them, when blocks are channel
+  // ranges (NHWC 1x7x7x2048 on two threads: the fold and update of 2048 channels, 1.8 us, shared).
+  struct Done {
+    const kernels::MomentsKernelTable* table;
+    kernels::FoldArgs fold;
+    std::optional<kernels::RunningUpdateArgs> update;
+    static void run(void* context, std::size_t c0, std::size_t c1) {
+      const Done& done = *static_cast<const Done*>(context);
+      fold_channels(*done.table, done.fold, c0, c1);
+      if (done.update) update_channels(*done.table, *done.update, c0, c1);
+    }
+  };
+  const std::optional<kernels::RunningUpdateArgs> update = start_batch(state, geometry, batch);
+  const auto [scale, shift] = state.tables.write_for_destination(dst.data);
+  Done done{&kernels::moments_kernels(state.isa), fold_args(state, batch, scale, shift), update};
+  detail::compute_moments(plan, geometry, state.scratch, batch, {&Done::run, &done});
+  state.tables.complete_copy();
   detail::run_affine(state.config, state.tables, geometry, src, residual, dst);
-  if (state.options.track_running_stats) state.running.update(batch, state.options.momentum);
 }
 
 std::size_t TrainingBatchNorm::channels() const noexcept { return state_->channels; }

@@ -152,6 +152,7 @@ bool bitwise_equal(const ChannelMoments& a, const ChannelMoments& b) {
 // rows are cut into as many channel slices as threads).
 TEST(MomentsDeterminism, ThreadCountNeverChangesABit) {
   auto rng = make_rng(6);
+  int shape_index = 0;
   for (Isa isa : all_isas()) {
     if (!isa_supported(isa)) continue;
     IsaScope scope(isa);
@@ -174,6 +175,12 @@ TEST(MomentsDeterminism, ThreadCountNeverChangesABit) {
       const auto x = channel_data(rng, layout, dims, 3.0, 1.0);
       const std::size_t channels =
           static_cast<std::size_t>(dims[static_cast<std::size_t>(layout_channel_axis(layout))]);
+      // Affine on every other shape: the fold's gamma and beta are sliced with the channels.
+      const bool affine = ++shape_index % 2 == 0;
+      const std::vector<float> gamma =
+          affine ? random_floats(rng, channels, 0.5, 2.0) : std::vector<float>{};
+      const std::vector<float> beta =
+          affine ? random_floats(rng, channels, -1.0, 1.0) : std::vector<float>{};
       std::vector<float> y[3];
       ChannelMoments exact[3], fast[3];
       RunningStats running[3];
@@ -181,7 +188,7 @@ TEST(MomentsDeterminism, ThreadCountNeverChangesABit) {
         y[threads - 1].resize(x.size());
         tbb::task_arena(threads).execute([&] {
           exact[threads - 1] = batch_moments(ConstTensor(x.data(), dims, layout));
-          TrainingBatchNorm bn = TrainingBatchNorm::create(channels, {}, {});
+          TrainingBatchNorm bn = TrainingBatchNorm::create(channels, gamma, beta);
           fast[threads - 1] = bn.run(ConstTensor(x.data(), dims, layout),
                                      MutableTensor(y[threads - 1].data(), dims, layout));
           running[threads - 1] = bn.running_stats();
@@ -337,6 +344,10 @@ TEST(TrainingBatchNorm, NormalizesWithBiasedBatchStatisticsEveryLayout) {
            cases.emplace_back(layout, make_dims(layout, 3, 17, rows ? 1 : 23));
            cases.emplace_back(
                layout, rows ? std::vector<std::int64_t>{2, 60001} : make_dims(layout, 1, 603, 101));
+           // Several blocks per channel, merged before the fold (2 samples of large planes;
+           // 16000 rows of 5 channels).
+           cases.emplace_back(
+               layout, rows ? std::vector<std::int64_t>{20000, 5} : make_dims(layout, 2, 5, 8000));
          }
          return cases;
        }()) {
