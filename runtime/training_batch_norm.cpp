@@ -1,5 +1,6 @@
-// Training-mode batch norm: a statistics pass, the batch statistics folded in double into the
-// same tables the eval kernel reads, the shared affine pass, then the running-stat update.
+// Training-mode batch norm: a statistics pass, during which each range of channels is folded in
+// double into the same tables the eval kernel reads and its running statistics updated as soon
+// as its moments are final, then the shared affine pass.
 #include "bnrt/training_batch_norm.hpp"
 
 #include <cmath>

@@ -51,7 +51,7 @@ class TrainingBatchNorm {
   ChannelMoments run(ConstTensor src, ConstTensor residual, MutableTensor dst);
   /// The same, writing the batch moments into `batch` and reusing its storage: a training
   /// loop that keeps one ChannelMoments per layer allocates nothing per step (two vectors
-  /// allocated and zeroed cost ~3% of a 1x512x7x7 step, ~5% of a (16, 512) one).
+  /// allocated and zeroed cost ~4% of a 1x512x7x7 step, ~5% of a (16, 512) one).
   void run(ConstTensor src, MutableTensor dst, ChannelMoments& batch);
   void run(ConstTensor src, ConstTensor residual, MutableTensor dst, ChannelMoments& batch);
 
