@@ -187,8 +187,9 @@ TEST_P(BatchNormSweep, WideChannelsLastTiles) {
 
 // Channels-last with 2048+ channels over a million elements per task goes four rows at a time:
 // 1031 rows leave a partial group (each of two tasks still takes over a million elements),
-// 2064 channels start the second task's groups mid-pattern, 4100 (not whole vectors) stays
-// row by row, and the misaligned head starts the groups mid-pattern too.
+// 2064 channels start the second task's groups mid-pattern (and go through the streaming
+// stores), 4100 (not whole vectors) stays row by row, and the misaligned head starts the
+// groups mid-pattern too.
 TEST_P(BatchNormSweep, WideChannelsLastRowGroups) {
   // One channels-last rank of each kind suffices: the kernel sees flat rows whatever the rank.
   if (layout() != Layout::nhwc && layout() != Layout::nc) GTEST_SKIP() << "nhwc and nc only";
@@ -199,7 +200,10 @@ TEST_P(BatchNormSweep, WideChannelsLastRowGroups) {
     const auto dims = layout() == Layout::nc ? std::vector<std::int64_t>{rows, c}
                                              : make_dims(layout(), 1, c, rows);
     const std::size_t misalign = c == 2064 ? 4 : 0;
-    expect_case(dims, {Activation::relu6(), c != 4100, Placement::out_of_place, misalign}, ++seed);
+    // 2064 channels also with non-temporal stores (the row groups' other store path).
+    const StorePolicy policy = c == 2064 ? StorePolicy::streaming : StorePolicy::cached;
+    expect_case(dims, {Activation::relu6(), c != 4100, Placement::out_of_place, misalign, policy},
+                ++seed);
   }
 }
 
