@@ -130,7 +130,8 @@ constexpr bool walks_column_tiles(std::size_t period, std::size_t begin, std::si
 inline constexpr std::size_t kRowGroupMinElements = std::size_t{1} << 20;
 inline constexpr std::size_t kRowsPerGroup = 4;
 
-/// Whether channels_last_walk takes [begin, end) in groups of rows.
+/// Whether channels_last_walk takes [begin, end) in groups of rows. (The backward walk, for
+/// a dst just past src, stays row by row.)
 template <class Ops>
 constexpr bool walks_row_groups(std::size_t period, std::size_t begin, std::size_t end) noexcept {
   return Ops::lanes > 1 && period >= kTiledPeriodMin && period % Ops::lanes == 0 &&
