@@ -88,9 +88,10 @@ std::vector<Measurement> measure_interleaved(
     const auto data = make_case_data(cases[begin]);
     std::vector<std::unique_ptr<Runner>> runners;
     for (std::size_t k = begin; k < end; ++k) runners.push_back(make_runner(cases[k], data));
-    const auto medians = measure_round_robin(runners, cases[begin].threads, options);
+    std::vector<std::vector<double>> samples;
+    const auto medians = measure_round_robin(runners, cases[begin].threads, options, &samples);
     for (std::size_t k = begin; k < end; ++k) {
-      if (medians[k - begin]) out.push_back({cases[k], *medians[k - begin]});
+      if (medians[k - begin]) out.push_back({cases[k], *medians[k - begin], samples[k - begin]});
     }
     begin = end;
     if (progress) progress(begin, cases.size());

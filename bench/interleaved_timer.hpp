@@ -20,7 +20,8 @@ struct TimingOptions {
 
 struct Measurement {
   BatchNormCase c;
-  double median_us = 0;  ///< per call
+  double median_us = 0;            ///< per call
+  std::vector<double> samples_us;  ///< per call, one per round, in round order (see paired_ratio)
 };
 
 /// Median microseconds per call of each runner, timed round-robin inside one `threads`-thread

@@ -119,20 +119,40 @@ Options parse_options(const std::vector<std::string>& args) {
   return options;
 }
 
-/// Median microseconds per call, by benchmark name.
+/// Median microseconds per call and the per-round samples, by benchmark name.
 class Results {
  public:
   explicit Results(const std::vector<bench::Measurement>& measurements) {
-    for (const auto& m : measurements) medians_[bench::benchmark_name(m.c)] = m.median_us;
+    for (const auto& m : measurements) by_name_[bench::benchmark_name(m.c)] = &m;
   }
   std::optional<double> median_us(const bench::BatchNormCase& c) const {
-    const auto it = medians_.find(bench::benchmark_name(c));
-    if (it == medians_.end()) return std::nullopt;
-    return it->second;
+    const bench::Measurement* m = find(c);
+    return m != nullptr ? std::optional(m->median_us) : std::nullopt;
+  }
+  const std::vector<double>* samples_us(const bench::BatchNormCase& c) const {
+    const bench::Measurement* m = find(c);
+    return m != nullptr ? &m->samples_us : nullptr;
+  }
+  /// scale * time(a) / time(b), the median over rounds of each round's pair of samples (see
+  /// paired_ratio): a and b are in one group, timed in the same rounds. The VM's second core
+  /// comes and goes within a run; a ratio of medians could pair a fast stretch of one
+  /// implementation with a slow stretch of the other (seen as a 2-thread row at 70% of memcpy
+  /// in one run and 131% in the next).
+  std::optional<double> paired(const bench::BatchNormCase& a, const bench::BatchNormCase& b,
+                               double scale = 1.0) const {
+    const auto* sa = samples_us(a);
+    const auto* sb = samples_us(b);
+    if (sa == nullptr || sb == nullptr) return std::nullopt;
+    const auto r = bench::paired_ratio(*sa, *sb);
+    return r ? std::optional(scale * *r) : std::nullopt;
   }
 
  private:
-  std::map<std::string, double> medians_;
+  const bench::Measurement* find(const bench::BatchNormCase& c) const {
+    const auto it = by_name_.find(bench::benchmark_name(c));
+    return it == by_name_.end() ? nullptr : it->second;
+  }
+  std::map<std::string, const bench::Measurement*> by_name_;  ///< into the caller's vector
 };
 
 double gigabytes_per_second(const bench::BatchNormCase& c, double us) {
@@ -159,12 +179,21 @@ void print_json(const std::vector<bench::BatchNormCase>& cases, const Results& r
   for (const auto& c : cases) {
     const auto us = results.median_us(c);
     if (!us) continue;
+    // Every round's sample too, in round order: samples of one group with the same index were
+    // taken in the same round, so scripts can pair them as the table does.
+    std::string samples;
+    for (const double sample : *results.samples_us(c)) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%s%.4f", samples.empty() ? "" : ",", sample);
+      samples += text;
+    }
     std::printf(
         "{\"op\":\"%s\",\"shape\":\"%s\",\"layout\":\"%s\",\"threads\":%d,\"isa\":\"%s\","
-        "\"impl\":\"%s\",\"median_us\":%.4f,\"gbps\":%.3f}\n",
+        "\"impl\":\"%s\",\"median_us\":%.4f,\"gbps\":%.3f,\"samples_us\":[%s]}\n",
         json_op_name(c.op), c.shape_text().c_str(), std::string(layout_name(c.layout)).c_str(),
         c.threads, c.impl == bench::Impl::bnrt ? isa.c_str() : "n/a",
-        std::string(bench::impl_name(c.impl)).c_str(), *us, gigabytes_per_second(c, *us));
+        std::string(bench::impl_name(c.impl)).c_str(), *us, gigabytes_per_second(c, *us),
+        samples.c_str());
   }
 }
 
@@ -179,17 +208,15 @@ std::string cell(std::optional<double> value, const char* format) {
   return text;
 }
 
-/// scale * a / b when both were measured.
-std::optional<double> ratio(std::optional<double> a, std::optional<double> b, double scale = 1.0) {
-  return a && b ? std::optional(scale * *a / *b) : std::nullopt;
-}
-
 /// The two header lines every table starts with: what was measured, how, and on what.
 void print_header(const char* what, const Options& options) {
   std::printf("# %s, out of place, fp32; medians of %d interleaved samples of %.1f ms\n", what,
               options.timing.rounds, options.timing.sample_seconds * 1e3);
   std::printf("# machine: %s; bnrt ISA: %s\n", describe_machine().c_str(),
               std::string(isa_name(active_isa())).c_str());
+  std::printf(
+      "# ratios (%%, x_, train/eval) are medians over rounds of the round's two samples, which "
+      "are taken milliseconds apart\n");
 }
 
 void print_table(const std::vector<bench::BatchNormCase>& cases, const Results& results,
@@ -205,22 +232,26 @@ void print_table(const std::vector<bench::BatchNormCase>& cases, const Results& 
     if (c.impl != bench::Impl::bnrt) continue;
     const auto us = results.median_us(c);
     if (!us) continue;
-    auto peer = [&](bench::Impl impl) {
+    auto peer_case = [&](bench::Impl impl) {
       bench::BatchNormCase other = c;
       other.impl = impl;
-      return results.median_us(other);
+      return other;
     };
-    const auto copy = peer(bench::Impl::memcpy);
-    const auto naive = peer(bench::Impl::naive);
-    const auto onednn = peer(bench::Impl::onednn);
+    const auto copy = results.median_us(peer_case(bench::Impl::memcpy));
+    const auto naive = results.median_us(peer_case(bench::Impl::naive));
+    const auto onednn = results.median_us(peer_case(bench::Impl::onednn));
+    // Peer time over bnrt's, paired by round.
+    const auto over_bnrt = [&](bench::Impl impl, double scale = 1.0) {
+      return results.paired(peer_case(impl), c, scale);
+    };
     std::printf(
         "%-16s %-6s %3d %11s %8s %11s %8s %8s %11s %8s %11s %8s\n", c.shape_text().c_str(),
         std::string(layout_name(c.layout)).c_str(), c.threads, cell(us, "%.2f").c_str(),
         cell(gigabytes_per_second(c, *us), "%.1f").c_str(), cell(copy, "%.2f").c_str(),
         cell(copy ? std::optional(gigabytes_per_second(c, *copy)) : std::nullopt, "%.1f").c_str(),
-        cell(ratio(copy, us, 100.0), "%.0f").c_str(), cell(naive, "%.2f").c_str(),
-        cell(ratio(naive, us), "%.2f").c_str(), cell(onednn, "%.2f").c_str(),
-        cell(ratio(onednn, us), "%.2f").c_str());
+        cell(over_bnrt(bench::Impl::memcpy, 100.0), "%.0f").c_str(), cell(naive, "%.2f").c_str(),
+        cell(over_bnrt(bench::Impl::naive), "%.2f").c_str(), cell(onednn, "%.2f").c_str(),
+        cell(over_bnrt(bench::Impl::onednn), "%.2f").c_str());
   }
 }
 
@@ -238,24 +269,32 @@ void print_training_table(const std::vector<bench::BatchNormCase>& cases, const 
               "onednn_us", "x_onednn");
   for (const auto& c : cases) {
     if (c.impl != bench::Impl::bnrt || c.op != bench::Op::train) continue;
-    auto time_of = [&](bench::Impl impl, bench::Op op) {
+    auto case_of = [&](bench::Impl impl, bench::Op op) {
       bench::BatchNormCase other = c;
       other.impl = impl;
       other.op = op;
-      return results.median_us(other);
+      return other;
     };
-    const auto train = time_of(bench::Impl::bnrt, bench::Op::train);
-    const auto stats = time_of(bench::Impl::bnrt, bench::Op::stats);
-    const auto fast = time_of(bench::Impl::bnrt, bench::Op::stats_fast);
-    const auto eval = time_of(bench::Impl::bnrt, bench::Op::eval);
-    const auto copy = time_of(bench::Impl::memcpy, bench::Op::eval);
-    const auto onednn = time_of(bench::Impl::onednn, bench::Op::train);
+    const auto train_case = case_of(bench::Impl::bnrt, bench::Op::train);
+    const auto stats_case = case_of(bench::Impl::bnrt, bench::Op::stats);
+    const auto fast_case = case_of(bench::Impl::bnrt, bench::Op::stats_fast);
+    const auto eval_case = case_of(bench::Impl::bnrt, bench::Op::eval);
+    const auto copy_case = case_of(bench::Impl::memcpy, bench::Op::eval);
+    const auto onednn_case = case_of(bench::Impl::onednn, bench::Op::train);
+    const auto train = results.median_us(train_case);
+    const auto stats = results.median_us(stats_case);
+    const auto fast = results.median_us(fast_case);
+    const auto eval = results.median_us(eval_case);
+    const auto onednn = results.median_us(onednn_case);
     std::printf("%-16s %-6s %3d %9s %6s %9s %6s %9s %9s %10s %10s %8s\n", c.shape_text().c_str(),
                 std::string(layout_name(c.layout)).c_str(), c.threads, cell(stats, "%.2f").c_str(),
-                cell(ratio(copy, stats, 100.0), "%.0f").c_str(), cell(fast, "%.2f").c_str(),
-                cell(ratio(copy, fast, 100.0), "%.0f").c_str(), cell(eval, "%.2f").c_str(),
-                cell(train, "%.2f").c_str(), cell(ratio(train, eval, 1.0), "%.2f").c_str(),
-                cell(onednn, "%.2f").c_str(), cell(ratio(onednn, train, 1.0), "%.2f").c_str());
+                cell(results.paired(copy_case, stats_case, 100.0), "%.0f").c_str(),
+                cell(fast, "%.2f").c_str(),
+                cell(results.paired(copy_case, fast_case, 100.0), "%.0f").c_str(),
+                cell(eval, "%.2f").c_str(), cell(train, "%.2f").c_str(),
+                cell(results.paired(train_case, eval_case), "%.2f").c_str(),
+                cell(onednn, "%.2f").c_str(),
+                cell(results.paired(onednn_case, train_case), "%.2f").c_str());
   }
 }
 
@@ -270,10 +309,11 @@ int bench_command(const std::vector<std::string>& args) {
   const Options& options = *parsed;
   const auto cases = bench::batch_norm_ladder(options.ladder);
   const bool progress = isatty(STDERR_FILENO) != 0;
-  const Results results(
+  const auto measurements =
       bench::measure_interleaved(cases, options.timing, [&](std::size_t done, std::size_t total) {
         if (progress) std::fprintf(stderr, "\rmeasuring %zu/%zu cases", done, total);
-      }));
+      });
+  const Results results(measurements);
   if (progress) std::fprintf(stderr, "\r%40s\r", "");
   if (options.json) {
     print_json(cases, results);

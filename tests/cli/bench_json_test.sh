@@ -18,7 +18,8 @@ row='"shape":"1x512x7x7","layout":"nchw","threads":1'
 for op_impl in 'batch_norm".*"impl":"memcpy' 'batch_norm".*"impl":"bnrt' \
   'batch_stats".*"impl":"bnrt' 'batch_stats_fast".*"impl":"bnrt' \
   'batch_norm_train".*"impl":"bnrt'; do
-  grep -q "\"op\":\"$op_impl\",\"median_us\":$number,\"gbps\":$number}" "$work/train.jsonl" ||
+  grep -q "\"op\":\"$op_impl\",\"median_us\":$number,\"gbps\":$number,\"samples_us\":\[$number\]}" \
+    "$work/train.jsonl" ||
     fail "no $op_impl record: $(head -5 "$work/train.jsonl")"
   grep "\"op\":\"$op_impl\"" "$work/train.jsonl" | grep -q "$row" || fail "no $op_impl for $row"
 done
@@ -45,6 +46,17 @@ for shape_layout in '"2x3x5","layout":"ncl"' '"2x5x3","layout":"nlc"' '"4x6","la
 done
 unique_keys "$work/shapes.jsonl"
 if grep -q '1x64x56x56' "$work/shapes.jsonl"; then fail "--shapes kept the ladder"; fi
+# Every round's sample, in round order; the median is the middle one.
+"$bnrt" bench --shapes 4x6 --threads 1 --rounds 3 --sample-ms 1 --json > "$work/rounds.jsonl"
+grep '"impl":"bnrt"' "$work/rounds.jsonl" | awk '
+  { match($0, /"median_us":[0-9.]+/); median = substr($0, RSTART + 12, RLENGTH - 12)
+    match($0, /"samples_us":\[[0-9.,]*\]/); list = substr($0, RSTART + 14, RLENGTH - 15)
+    n = split(list, s, ",")
+    if (n != 3) { print "samples: " list; exit 1 }
+    below = 0; above = 0
+    for (i = 1; i <= 3; i++) { if (s[i] + 0 < median + 0) below++; if (s[i] + 0 > median + 0) above++ }
+    if (below > 1 || above > 1) { print "median " median " of " list; exit 1 } }' ||
+  fail "samples_us: $(cat "$work/rounds.jsonl")"
 for bad in 8 1x2x3x4x5x6 0x3 2xx3; do
   if "$bnrt" bench --shapes "$bad" 2> "$work/err.txt"; then fail "--shapes $bad accepted"; fi
   grep -q -- "--shapes" "$work/err.txt" || fail "unclear error: $(cat "$work/err.txt")"
