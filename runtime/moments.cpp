@@ -38,22 +38,23 @@ constexpr std::size_t kRowBlocksMultiple = 4;
 /// walk: exact statistics of 32x1024x14x14 2.4 ms grouped vs 1.3 per plane).
 constexpr std::size_t kGroupPlanesBelow = 65;
 
-/// Channels-last tensors are taken to be in cache when what one call moves (the tensor, plus
-/// the training forward's output and residual) is at most this share of the last-level cache:
+/// Channels-last tensors up to this share of the last-level cache are taken to be in cache:
 /// their walks do not prefetch, and the fast kernel takes them run by run across all tiles
 /// rather than tile by tile down all rows (the exact one tile by tile). Dev machine (32 MiB
 /// L3), fast statistics, one thread, run-major vs tile-major: 1x14x14x1024 14 vs 18 us,
 /// 1x28x28x512 31 vs 36, 4x28x28x512 151 vs 169-228, 32x14x14x256 164-210 vs 171-239.
-/// The fast statistics of a 12.8 MB tensor alone stay in L3 from call to call (`bnrt bench
-/// train`, NHWC 32x7x7x2048 and 32x14x14x512 on two threads: 116-176 us in cache, 271-375
-/// with the requests); in the training forward its 12.8 MB output evicts it, and it streams
-/// (train / eval 1.44-1.91 with the requests, 1.99-2.70 without); from 25.6 MB both want the
-/// requests (32x14x14x1024, one thread: 1.1-1.4 ms with, 2.0-2.2 without). The exact pass
-/// keeps a quarter: its tile-by-tile walk re-reads every row once per tile, which 12.8 MB in
-/// L3 did not pay for (32x7x7x2048, one thread: 0.9-1.2 ms against 0.5-0.8 with the requests).
-bool streams_from_memory(std::size_t call_bytes, StatsPrecision precision) {
+/// The fast pass takes half: a 12.8 MB tensor (NHWC 32x14x14x512, harness, statistics alone)
+/// took 324-328 us on one thread and 245-248 on two in cache against 437-462 and 288-302 with
+/// the requests, and in the training forward (`bnrt bench train`, four runs each, train /
+/// eval on one thread, x oneDNN on two) 32x7x7x2048 1.53-1.62 / 0.92-1.12 against 1.77-1.82 /
+/// 0.78-0.88, 32x14x14x512 1.53-1.79 / 1.11-1.51 against 1.71-1.80 / 0.90-1.21, although the
+/// forward's 12.8 MB output shares the cache with it; 25.6 MB (32x14x14x1024) wants the
+/// requests (one thread: 1.1-1.4 ms with, 2.0-2.2 without). The exact pass keeps a quarter:
+/// its tile-by-tile walk re-reads every row once per tile, which a 12.8 MB tensor did not pay
+/// for (32x7x7x2048, one thread: 0.9-1.2 ms against 0.5-0.8 with the requests).
+bool streams_from_memory(std::size_t bytes, StatsPrecision precision) {
   const std::size_t share = precision == StatsPrecision::fast ? 2 : 4;
-  return call_bytes > last_level_cache_bytes() / share;
+  return bytes > last_level_cache_bytes() / share;
 }
 
 /// Channels-last slices: at least this many channels each (a 128-channel tile is one walk of
@@ -64,7 +65,7 @@ constexpr std::size_t kSliceAlign = 16;
 }  // namespace
 
 MomentsPlan plan_moments(const ConstTensor& x, const TensorGeometry& geometry, int max_threads,
-                         StatsPrecision precision, std::size_t other_bytes) {
+                         StatsPrecision precision) {
   const std::size_t channels = geometry.channels;
   const bool fast = precision == StatsPrecision::fast;
   MomentsPlan plan;
@@ -86,7 +87,7 @@ MomentsPlan plan_moments(const ConstTensor& x, const TensorGeometry& geometry, i
     }
     args.block_rows = (args.rows + row_blocks - 1) / row_blocks;
     plan.row_blocks = (args.rows + args.block_rows - 1) / args.block_rows;
-    args.prefetch = streams_from_memory(geometry.elements * sizeof(float) + other_bytes, precision);
+    args.prefetch = streams_from_memory(geometry.elements * sizeof(float), precision);
     // Too few row blocks to go round (7x7x2048 is one): cut the channels into slices too. A
     // channel's arithmetic is the same in any slice, so this may follow the thread count.
     std::size_t slices = 1;

@@ -32,10 +32,8 @@ struct MomentsPlan {
   bool per_channel_blocks() const noexcept { return !rows && blocks == args.channels; }
 };
 
-/// `other_bytes`: what the same call moves besides `x` (the training forward's output and
-/// residual), which shares the cache with it.
 MomentsPlan plan_moments(const ConstTensor& x, const TensorGeometry& geometry, int max_threads,
-                         StatsPrecision precision, std::size_t other_bytes = 0);
+                         StatsPrecision precision);
 
 /// Moments of `x` (already validated, with `geometry` from check_tensor; at least one
 /// element), reduced by the kernels of the active ISA.

@@ -258,12 +258,8 @@ void TrainingBatchNorm::run_checked(ConstTensor src, const ConstTensor* residual
          "expected more than 1 value per channel in training mode, got src " +
              detail::describe_shape(src) + " (" + std::to_string(per_channel) + " per channel)");
   }
-  // The affine pass writes dst (and reads the residual) after the statistics: cache they
-  // share with src between calls.
-  const std::size_t tensor_bytes = geometry.elements * sizeof(float);
   const detail::MomentsPlan plan =
-      detail::plan_moments(src, geometry, state.options.max_threads, StatsPrecision::fast,
-                           residual != nullptr ? 2 * tensor_bytes : tensor_bytes);
+      detail::plan_moments(src, geometry, state.options.max_threads, StatsPrecision::fast);
   // One sample only: with a group of samples per channel (32x512x7x7) the channel split ran
   // slower than the two passes on two threads (2.5 -> 3.5x eval).
   if (plan.per_channel_blocks() && plan.args.samples == 1) {
