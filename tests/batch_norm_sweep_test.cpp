@@ -207,6 +207,34 @@ TEST_P(BatchNormSweep, WideChannelsLastRowGroups) {
   }
 }
 
+// Channels-first planes narrower than a vector (2x2, 3x3, short NCL rows) go a vector's width
+// of planes at a time, each vector's lanes permuted out of the tables: every plane length below
+// 16, channel counts that wrap inside a group (1, 3) or not (16, 17, 64), batches whose groups
+// start at every channel, heads and tails of partial groups (misaligned, and a tensor one
+// group long or shorter), the streaming stores, a residual and in place.
+TEST_P(BatchNormSweep, NarrowChannelsFirstPlanes) {
+  if (layout_is_channels_last(layout()) || layout() == Layout::nc) {
+    GTEST_SKIP() << "a channels-first path";
+  }
+  std::uint64_t seed = 8800;
+  for (std::int64_t inner : {2, 4, 5, 7, 8, 9, 12, 15}) {
+    for (std::int64_t c : {1, 3, 16, 17, 64}) {
+      for (std::int64_t n : {1, 3, 40}) {
+        ++seed;
+        Variant v;
+        v.activation = kActivations[seed % kActivations.size()];
+        v.residual = seed % 2 == 0;
+        v.placement = seed % 3 == 0
+                          ? (v.residual ? Placement::in_place_residual : Placement::in_place_src)
+                          : Placement::out_of_place;
+        v.misalign_bytes = kMisalignments[seed % kMisalignments.size()];
+        v.store_policy = seed % 4 == 0 ? StorePolicy::streaming : StorePolicy::automatic;
+        expect_case(make_dims(layout(), n, c, inner), v, seed);
+      }
+    }
+  }
+}
+
 // Channels-last patterns of four or eight whole vectors (16 to 128 channels, by ISA) stay in
 // registers across runs of rows: heads that start mid-pattern, and rows that end mid-run.
 TEST_P(BatchNormSweep, ShortChannelsLastPatterns) {

@@ -66,6 +66,10 @@ TEST_P(ThreadCount, OneAndTwoThreadsBitwiseIdentical) {
       {Layout::nhwc, {1, 33, 33, 2048}},
       // 10 MB: streamed on one thread, cached on two (the threshold depends on the split).
       {Layout::nhwc, {1, 200, 200, 64}},
+      // Planes narrower than a vector, in groups of a vector's width of planes: the second
+      // task starts mid-group (3x3: 144-element groups) and at a channel other than 0.
+      {Layout::nchw, {61, 509, 3, 3}},
+      {Layout::ncl, {301, 37, 2}},
   };
   auto rng = make_rng(42);
   for (const ThreadCase& tc : cases) {

@@ -349,6 +349,10 @@ TEST(TrainingBatchNorm, NormalizesWithBiasedBatchStatisticsEveryLayout) {
            cases.emplace_back(
                layout, rows ? std::vector<std::int64_t>{20000, 5} : make_dims(layout, 2, 5, 8000));
          }
+         // One-sample planes narrower than a vector, split by channel between the tasks: the
+         // normalization takes its tables' entries a vector's width of planes at a time.
+         cases.emplace_back(Layout::nchw, std::vector<std::int64_t>{1, 4099, 3, 3});
+         cases.emplace_back(Layout::ncl, std::vector<std::int64_t>{1, 20011, 2});
          return cases;
        }()) {
     const std::size_t channels =

@@ -23,7 +23,10 @@ struct AffineArgs {
   const float* src = nullptr;
   const float* residual = nullptr;  ///< read only by the residual variants
   float* dst = nullptr;
-  /// Per-channel tables. Channels-first kernels read entries [0, channels). Channels-last
+  /// Per-channel tables. Channels-first kernels read entries [0, channels), and with planes
+  /// narrower than a vector also `lanes` entries from the channel of a vector's width of
+  /// planes on: past `channels` those must repeat entries [0, kMaxLanes - 1) as below (or
+  /// the planes are all of one sample, so the entries read are the planes' own). Channels-last
   /// kernels treat them as a pattern repeating every `period` elements (period is a multiple
   /// of channels) and may read up to kMaxLanes - 1 entries past it, which must repeat entries
   /// [0, kMaxLanes - 1).

@@ -20,6 +20,7 @@ struct ScalarOps {
   }
   static vec load_once(const float* src) noexcept { return load(src); }
   static constexpr bool has_masked_loads = false;  ///< see SimdOps
+  static constexpr bool has_lane_permute = false;  ///< see SimdOps
   static void store(float* dst, vec value) noexcept { __builtin_memcpy(dst, &value, sizeof value); }
   static void stream(float* dst, vec value) noexcept { store(dst, value); }
   static void stream_fence() noexcept {}

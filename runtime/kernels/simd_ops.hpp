@@ -161,6 +161,19 @@ struct SimdOps {
           _mm256_permute4x64_pd(_mm256_castps_pd(pairs), _MM_SHUFFLE(3, 1, 2, 0)));
     }
   }
+  /// Lane l of the result is lane indices[l] of `table` (indices in [0, lanes)): one
+  /// variable permute on AVX-512 and AVX2; SSE2 has none (has_lane_permute is false there).
+  static constexpr bool has_lane_permute = is_avx512 || is_avx2;
+  static vec permute_lanes(const vec& table,
+                           const std::int32_t* indices) noexcept requires has_lane_permute {
+    if constexpr (is_avx512) {
+      return _mm512_permutexvar_ps(_mm512_loadu_si512(indices), table);
+    } else {
+      return _mm256_permutevar8x32_ps(
+          table, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(indices)));
+    }
+  }
+
   static vec even_lanes(const vec& a, const vec& b) noexcept requires has_masked_loads {
     return parity_lanes<false>(a, b);
   }
