@@ -399,7 +399,11 @@ TEST(TrainingBatchNorm, FastStatisticsWithinOneMillionth) {
              {Layout::nchw, {6, 300, 7, 7}},     // sample-major sixteens over two chunks, with
              {Layout::nchw, {8, 48, 4, 4}},      // one whole vector per plane,
              {Layout::nchw, {3, 33, 8, 8}},      // four,
-             {Layout::nchw, {5, 40, 3, 3}},      // none
+             {Layout::nchw, {5, 40, 3, 3}},      // none (narrower than a vector: summed
+             {Layout::nchw, {40, 37, 3, 3}},     // down the samples lane by lane, in runs of
+             {Layout::ncl, {33, 50, 2}},         // 16 samples, channels past the last whole
+             {Layout::ncl, {17, 20, 15}},        // group of 16 or 8 the old way)
+             {Layout::nchw, {3, 64, 2, 2}},      //
              {Layout::nchw, {1, 40, 7, 7}},      // one sample: groups of sixteen planes, with
              {Layout::nchw, {1, 33, 4, 4}},      // 1 to 4 whole vectors fixed at compile time
              {Layout::nchw, {1, 17, 5, 6}},      // (16, 30, 36, 64 values),

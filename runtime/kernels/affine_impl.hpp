@@ -22,6 +22,7 @@
 #include <cstdint>
 
 #include "affine_kernels.hpp"
+#include "narrow_planes.hpp"
 
 namespace bnrt::kernels {
 
@@ -424,26 +425,6 @@ void channels_first_walk(const AffineArgs& args, std::size_t begin, std::size_t 
   }
   if constexpr (kStream) Ops::stream_fence();
 }
-
-/// For vectors of kLanes floats and planes of `inner` < kLanes values: at[inner][j][l] is the
-/// plane, within a group of kLanes planes, of lane l of the group's vector j, that is
-/// (j * kLanes + l) / inner. Built at compile time: a division per lane took most of a call
-/// on a small tensor.
-template <std::size_t kLanes>
-struct NarrowPlaneIndex {
-  std::int32_t at[kLanes][kLanes][kLanes];
-  constexpr NarrowPlaneIndex() : at{} {
-    for (std::size_t inner = 1; inner < kLanes; ++inner) {
-      for (std::size_t j = 0; j < inner; ++j) {
-        for (std::size_t l = 0; l < kLanes; ++l) {
-          at[inner][j][l] = static_cast<std::int32_t>((j * kLanes + l) / inner);
-        }
-      }
-    }
-  }
-};
-template <std::size_t kLanes>
-inline constexpr NarrowPlaneIndex<kLanes> kNarrowPlaneIndex{};
 
 /// Whole groups of `lanes` narrow planes over [first, end) (see narrow_planes_walk), from the
 /// group whose first plane is channel c0. kStream only when dst + first is vector-aligned.
