@@ -102,6 +102,21 @@ TEST_P(MomentsSweep, ManyBlocksPerChannel) {
   }
 }
 
+// Channels-first planes narrower than a vector, several samples: groups of 16 (8) channels
+// summed down the samples lane by lane, then each channel's lanes added; channels past the last
+// whole group take the per-plane path. Far from zero, so that a shift applied to the wrong
+// lanes shows.
+TEST_P(MomentsSweep, NarrowPlanesOverSamples) {
+  auto rng = make_rng(6);
+  for (std::int64_t inner : {2, 3, 5, 9, 15}) {
+    const auto dims = make_dims(layout(), 40, 37, layout() == Layout::nc ? 1 : inner);
+    const auto x = channel_data(rng, layout(), dims, 1000.0, 1.0);
+    EXPECT_TRUE(moments_match(batch_moments(ConstTensor(x.data(), dims, layout())),
+                              reference::moments(x, layout(), dims)))
+        << dims_text(dims);
+  }
+}
+
 // x = 1000 + N(0, 1): E[x^2] - E[x]^2 in float loses the variance entirely; shifted double sums
 // keep it. The test first proves the data is hard for the naive formula.
 TEST_P(MomentsSweep, LargeCommonOffset) {

@@ -13,7 +13,6 @@
 #pragma once
 
 #include <cstddef>
-#include <utility>
 
 #include "moments_impl.hpp"
 #include "narrow_planes.hpp"
@@ -488,16 +487,6 @@ void sample_major_planes_moments_fast(const MomentsArgs& args, std::size_t first
                               count);
     }
   }
-}
-
-/// Calls kernel.template operator()<kInner>() with `inner` (1 <= inner < kLanes) fixed at
-/// compile time, so that a narrow plane group's kInner vectors unroll and stay in registers.
-template <std::size_t kLanes, class Kernel>
-inline void with_inner_count(std::size_t inner, const Kernel& kernel) noexcept {
-  [&]<std::size_t... k>(std::index_sequence<k...>) {
-    ((inner == k + 1 ? (kernel.template operator()<k + 1>(), 0) : 0), ...);
-  }
-  (std::make_index_sequence<kLanes - 1>{});
 }
 
 /// One group of `lanes` channels [c0, c0 + lanes) whose planes are narrower than a vector

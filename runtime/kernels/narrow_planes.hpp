@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 namespace bnrt::kernels {
 
@@ -27,5 +28,15 @@ struct NarrowPlaneIndex {
 };
 template <std::size_t kLanes>
 inline constexpr NarrowPlaneIndex<kLanes> kNarrowPlaneIndex{};
+
+/// Calls kernel.template operator()<kInner>() with `inner` (1 <= inner < kLanes) fixed at
+/// compile time, so that a narrow plane group's kInner vectors unroll and stay in registers.
+template <std::size_t kLanes, class Kernel>
+inline void with_inner_count(std::size_t inner, const Kernel& kernel) noexcept {
+  [&]<std::size_t... k>(std::index_sequence<k...>) {
+    ((inner == k + 1 ? (kernel.template operator()<k + 1>(), 0) : 0), ...);
+  }
+  (std::make_index_sequence<kLanes - 1>{});
+}
 
 }  // namespace bnrt::kernels
