@@ -229,13 +229,15 @@ void channels_last_walk(const AffineArgs& args, std::size_t begin, std::size_t e
     pos = wrap(pos + head);
   }
   if (walks_column_tiles<Ops>(period, begin, end)) {
-    // Whole blocks of rows (each `period` elements from i) leave pos unchanged.
-    const std::size_t block = kRowsPerTileBlock * period;
-    for (; block <= end - i; i += block) {
+    // Whole blocks of rows (each `period` elements from i) leave pos unchanged; the last block
+    // takes the whole rows left (a two-thread split of 49 rows leaves 8 or 9 after a block of
+    // 16, which row by row reloaded the tables for every row).
+    for (std::size_t rows; (rows = min_size<Ops>((end - i) / period, kRowsPerTileBlock)) > 0;
+         i += rows * period) {
       for (std::size_t tile = 0; tile < period; tile += kTileFloats) {
         const std::size_t tile_end = min_size<Ops>(tile + kTileFloats, period);
         const std::size_t tile_pos = wrap(pos + tile);
-        for (std::size_t row = 0; row < kRowsPerTileBlock; ++row) {
+        for (std::size_t row = 0; row < rows; ++row) {
           const std::size_t base = i + row * period;
           std::size_t p = tile_pos;
           for (std::size_t k = tile; k < tile_end; k += kLanes) {
