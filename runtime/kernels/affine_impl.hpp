@@ -106,18 +106,21 @@ inline void transform_full(Streams io, const Epilogue<Ops, kResidual, kClamp>& e
 inline constexpr std::size_t kTiledPeriodMin = 2048;
 inline constexpr std::size_t kTileFloats = 512;
 inline constexpr std::size_t kRowsPerTileBlock = 16;
-/// Tiling pays only while the rows come from L2: a call over more than this many elements
-/// (x alone 512 KiB) walks untiled, as the tile's sixteen short runs per block defeat the
-/// hardware prefetchers once rows stream from L3 or DRAM. Dev machine, 2048 channels, % of
-/// memcpy, tiled vs untiled, medians of 15-21 interleaved samples: 49 rows (one thread)
-/// 169 vs 135; 392 rows 74 vs 84 (two threads), 79 vs 81 (one); 784 rows 74 vs 80 (two);
-/// 1568 rows (NHWC 32x7x7x2048, two threads) 62 vs 79, 58 vs 65, 63 vs 72 in three runs.
-inline constexpr std::size_t kTiledMaxElements = std::size_t{1} << 17;
+/// Tiling pays only while the rows come from L2: a call over more than this many rows walks
+/// untiled, as the tile's sixteen short runs per block defeat the hardware prefetchers once
+/// rows stream from L3 or DRAM. Dev machine, 2048 channels, % of memcpy, tiled vs untiled,
+/// medians of 15-21 interleaved samples: 49 rows (one thread) 169 vs 135; 98 rows (one
+/// thread, `bnrt bench`) 79-84 vs 88-92; 392 rows 74 vs 84 (two threads), 79 vs 81 (one); 784
+/// rows 74 vs 80 (two); 1568 rows (NHWC 32x7x7x2048, two threads) 62 vs 79, 58 vs 65, 63 vs
+/// 72 in three runs. Counted in rows rather than bytes: 49 rows of 4096 channels (one
+/// thread) ran at 53% untiled, 83-85% tiled.
+inline constexpr std::size_t kTiledMaxRows = 64;
 
 /// Whether channels_last_walk takes [begin, end) a column tile at a time.
 template <class Ops>
 constexpr bool walks_column_tiles(std::size_t period, std::size_t begin, std::size_t end) noexcept {
-  return period >= kTiledPeriodMin && period % Ops::lanes == 0 && end - begin <= kTiledMaxElements;
+  return period >= kTiledPeriodMin && period % Ops::lanes == 0 &&
+         end - begin <= kTiledMaxRows * period;
 }
 
 /// Wide patterns over ranges of at least this many elements (x alone 4 MiB, rows streaming
@@ -128,16 +131,19 @@ constexpr bool walks_column_tiles(std::size_t period, std::size_t begin, std::si
 /// 32x7x7x2048 two threads 360 -> 290 us (a fixed table vector, the bound: 257), one thread
 /// 890 -> 671, with a residual 909 -> 712; 32x7x7x4096 1193 -> 746; AVX2 736 -> 424. Two rows
 /// gained little, eight lost (sixteen streams at once); 3.2 MB per thread lost 13%, hence
-/// the floor.
+/// the floor. From kRowGroupsAlwaysPeriod channels the two tables alone (32 KiB) fill L1, and
+/// row by row ran at half of memcpy's speed at any size: those go in groups below the floor
+/// too (NHWC 1x7x7x4096 one thread, with the column tiles past 64 rows: 53 -> 77%).
 inline constexpr std::size_t kRowGroupMinElements = std::size_t{1} << 20;
+inline constexpr std::size_t kRowGroupsAlwaysPeriod = 4096;
 inline constexpr std::size_t kRowsPerGroup = 4;
 
-/// Whether channels_last_walk takes [begin, end) in groups of rows. (The backward walk, for
-/// a dst just past src, stays row by row.)
+/// Whether channels_last_walk takes [begin, end) in groups of rows (after any column tiles).
+/// (The backward walk, for a dst just past src, stays row by row.)
 template <class Ops>
 constexpr bool walks_row_groups(std::size_t period, std::size_t begin, std::size_t end) noexcept {
   return Ops::lanes > 1 && period >= kTiledPeriodMin && period % Ops::lanes == 0 &&
-         end - begin >= kRowGroupMinElements;
+         (end - begin >= kRowGroupMinElements || period >= kRowGroupsAlwaysPeriod);
 }
 
 /// Whole groups of kRowsPerGroup rows (each `period` elements) from `i`, which leave `pos`
