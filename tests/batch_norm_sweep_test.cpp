@@ -170,12 +170,13 @@ TEST_P(BatchNormSweep, ResNet50Shapes) {
 }
 
 // Channels-last with 2048+ channels walks column tiles across blocks of rows: channel counts
-// that are not a multiple of the tile (2064), row counts that leave a partial block (37), and
-// misaligned heads so the block starts mid-pattern.
+// that are not a multiple of the tile (2064), row counts that leave a partial block (37: two
+// blocks of 16 and one of the 5 rows left), and misaligned heads so the block starts
+// mid-pattern; 4096 channels tiled too.
 TEST_P(BatchNormSweep, WideChannelsLastTiles) {
   if (!layout_is_channels_last(layout())) GTEST_SKIP() << "tiles are a channels-last path";
   std::uint64_t seed = 8000;
-  for (std::int64_t c : {2048, 2064, 4100}) {
+  for (std::int64_t c : {2048, 2064, 4096, 4100}) {
     for (std::size_t misalign : {0, 4}) {
       const auto dims =
           layout() == Layout::nc ? std::vector<std::int64_t>{37, c} : make_dims(layout(), 1, c, 37);
@@ -232,6 +233,22 @@ TEST_P(BatchNormSweep, NarrowChannelsFirstPlanes) {
         expect_case(make_dims(layout(), n, c, inner), v, seed);
       }
     }
+  }
+}
+
+// From 4096 channels, ranges past the column tiles' 64 rows go four rows at a time at any size
+// (below the million elements 2048 channels need): 301 rows (over 64 per task on two threads)
+// leave a partial group; a misaligned head starts the groups mid-pattern; with a residual and
+// without.
+TEST_P(BatchNormSweep, VeryWideChannelsLastRowGroups) {
+  if (layout() != Layout::nhwc && layout() != Layout::nc) GTEST_SKIP() << "nhwc and nc only";
+  if (isa() == Isa::scalar) GTEST_SKIP() << "row groups are a vector path";
+  std::uint64_t seed = 8300;
+  for (std::size_t misalign : {0, 4}) {
+    const auto dims = layout() == Layout::nc ? std::vector<std::int64_t>{301, 4096}
+                                             : make_dims(layout(), 1, 4096, 301);
+    expect_case(dims, {Activation::relu6(), misalign == 0, Placement::out_of_place, misalign},
+                ++seed);
   }
 }
 
