@@ -546,18 +546,7 @@ void narrow_plane_group_moments_fast(const MomentsArgs& args, std::size_t c0) no
       }
     }
   }
-  // Lanes p * kInner .. p * kInner + kInner - 1 (in vector-then-lane order) are plane p's.
-  const double count = static_cast<double>(args.samples * kInner);
-  for (std::size_t p = 0; p < kLanes; ++p) {
-    double sum = 0.0, squares = 0.0;
-    for (std::size_t k = 0; k < kInner; ++k) {
-      sum += total_s[p * kInner + k];
-      squares += total_q[p * kInner + k];
-    }
-    const double spread = squares - sum * sum / count;
-    args.mean[c0 + p] = static_cast<double>(shifts[p]) + sum / count;
-    args.m2[c0 + p] = spread > 0.0 ? spread : 0.0;
-  }
+  finish_narrow_plane_group<kLanes, kInner>(args, c0, shifts, total_s, total_q);
 }
 
 /// Blocks [first, end) (channels; one group of all samples, whole groups of `lanes` channels)

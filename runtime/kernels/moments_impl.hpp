@@ -215,6 +215,26 @@ inline void walk_channel_tiles(const MomentsArgs& args, std::size_t first, std::
   }
 }
 
+/// Mean and M2 of a narrow plane group's kLanes channels from c0 on (one group of all samples:
+/// block = channel), from their float shifts and double lane totals of d and d * d in
+/// vector-then-lane order, where lanes p * kInner .. p * kInner + kInner - 1 are channel
+/// c0 + p's: each channel's lanes added in lane order.
+template <std::size_t kLanes, std::size_t kInner>
+void finish_narrow_plane_group(const MomentsArgs& args, std::size_t c0, const float* shifts,
+                               const double* total_s, const double* total_q) noexcept {
+  const double count = static_cast<double>(args.samples * kInner);
+  for (std::size_t p = 0; p < kLanes; ++p) {
+    double sum = 0.0, squares = 0.0;
+    for (std::size_t k = 0; k < kInner; ++k) {
+      sum += total_s[p * kInner + k];
+      squares += total_q[p * kInner + k];
+    }
+    const double spread = squares - sum * sum / count;
+    args.mean[c0 + p] = static_cast<double>(shifts[p]) + sum / count;
+    args.m2[c0 + p] = spread > 0.0 ? spread : 0.0;
+  }
+}
+
 /// Vectors [kFirst, kFirst + kCount) of a narrow plane group (see narrow_plane_group_moments)
 /// down all samples, into the lane totals; then the next few, so that a walk's double sums
 /// and shifts (6 registers per vector) stay in registers.
@@ -277,18 +297,7 @@ void narrow_plane_group_moments(const MomentsArgs& args, std::size_t c0) noexcep
   alignas(64) double total_s[kInner * kLanes];
   alignas(64) double total_q[kInner * kLanes];
   narrow_plane_vectors<Ops, kInner, 0>(args, group, Ops::load(first_values), total_s, total_q);
-  // Lanes p * kInner .. p * kInner + kInner - 1 (in vector-then-lane order) are plane p's.
-  const double count = static_cast<double>(args.samples * kInner);
-  for (std::size_t p = 0; p < kLanes; ++p) {
-    double sum = 0.0, squares = 0.0;
-    for (std::size_t k = 0; k < kInner; ++k) {
-      sum += total_s[p * kInner + k];
-      squares += total_q[p * kInner + k];
-    }
-    const double spread = squares - sum * sum / count;
-    args.mean[c0 + p] = static_cast<double>(first_values[p]) + sum / count;
-    args.m2[c0 + p] = spread > 0.0 ? spread : 0.0;
-  }
+  finish_narrow_plane_group<kLanes, kInner>(args, c0, first_values, total_s, total_q);
 }
 
 template <class Ops>
