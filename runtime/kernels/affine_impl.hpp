@@ -11,7 +11,7 @@
 // - channels-first: all lanes usually sit in one (n, c) plane and share one broadcast scale;
 //   a vector straddling two planes blends two broadcasts, and planes narrower than a vector
 //   go a vector's width of planes at a time, each vector's lanes permuted out of the tables'
-//   entries for those planes (lane by lane on SSE2, and at the ends of a range).
+//   entries for those planes (lane by lane only at the ends of a range).
 // Every element gets the same arithmetic whichever way it is reached (full vector, masked
 // tail, straddle), so the output never depends on how the range was split across threads.
 // Both kernels also walk backward, from the end of the range, when dst sits just past src or

@@ -550,7 +550,7 @@ void narrow_plane_group_moments_fast(const MomentsArgs& args, std::size_t c0) no
 }
 
 /// Blocks [first, end) (channels; one group of all samples, whole groups of `lanes` channels)
-/// of planes narrower than a vector, on ISAs with a lane permute.
+/// of planes narrower than a vector.
 template <class Ops>
 void narrow_planes_moments_fast(const MomentsArgs& args, std::size_t first,
                                 std::size_t end) noexcept {
