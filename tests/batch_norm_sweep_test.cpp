@@ -218,7 +218,7 @@ TEST_P(BatchNormSweep, NarrowChannelsFirstPlanes) {
     GTEST_SKIP() << "a channels-first path";
   }
   std::uint64_t seed = 8800;
-  for (std::int64_t inner : {2, 4, 5, 7, 8, 9, 12, 15}) {
+  for (std::int64_t inner : {2, 3, 4, 5, 7, 8, 9, 12, 15}) {
     for (std::int64_t c : {1, 3, 16, 17, 64}) {
       for (std::int64_t n : {1, 3, 40}) {
         ++seed;
