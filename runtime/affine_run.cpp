@@ -81,11 +81,12 @@ AffineRunConfig make_affine_run_config(std::string_view op, const Activation& ac
 TensorGeometry check_run_tensors(std::string_view op, std::size_t channels, const ConstTensor& src,
                                  const ConstTensor* residual, const MutableTensor& dst) {
   const TensorGeometry geometry = check_tensor(op, "src", src, channels);
+  // The same shape as src, which passed every shape check: only their data is left to check.
   check_same_shape(op, "src", src, "dst", dst);
-  check_tensor(op, "dst", dst, channels);
+  check_data(op, "dst", dst, geometry.elements);
   if (residual != nullptr) {
     check_same_shape(op, "src", src, "residual", *residual);
-    check_tensor(op, "residual", *residual, channels);
+    check_data(op, "residual", *residual, geometry.elements);
   }
   const std::size_t bytes = geometry.elements * sizeof(float);
   check_no_partial_overlap(op, "src", src.data, "dst", dst.data, bytes);

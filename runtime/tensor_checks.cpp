@@ -21,16 +21,17 @@ std::string describe_shape(const ConstTensor& tensor) {
 
 TensorGeometry check_tensor(std::string_view op, std::string_view name, const ConstTensor& tensor,
                             std::optional<std::size_t> expected_channels) {
-  const std::string label(name);
+  // Only failures spell the name out: a valid tensor (every run) builds no string.
+  const auto label = [name] { return std::string(name); };
   const int rank = layout_rank(tensor.layout);
   if (rank == 0) {
     fail(ErrorCode::invalid_argument, op,
-         label + ".layout = " + std::to_string(static_cast<int>(tensor.layout)) +
+         label() + ".layout = " + std::to_string(static_cast<int>(tensor.layout)) +
              " is not a bnrt::Layout");
   }
   if (tensor.rank != rank) {
     fail(ErrorCode::shape_mismatch, op,
-         label + " has " + std::to_string(tensor.rank) + " dims but layout " +
+         label() + " has " + std::to_string(tensor.rank) + " dims but layout " +
              std::string(layout_name(tensor.layout)) + " needs " + std::to_string(rank));
   }
   // Elements must fit size_t and their bytes must fit ptrdiff_t, so pointer arithmetic over
@@ -42,7 +43,7 @@ TensorGeometry check_tensor(std::string_view op, std::string_view name, const Co
     const std::int64_t dim = tensor.dims[axis];
     if (dim < 0) {
       fail(ErrorCode::invalid_argument, op,
-           label + ".dims[" + std::to_string(axis) + "] = " + std::to_string(dim) +
+           label() + ".dims[" + std::to_string(axis) + "] = " + std::to_string(dim) +
                " is negative (" + describe_shape(tensor) + ")");
     }
     empty = empty || dim == 0;
@@ -54,7 +55,7 @@ TensorGeometry check_tensor(std::string_view op, std::string_view name, const Co
                                &elements) ||
         elements > kMaxElements) {
       fail(ErrorCode::overflow, op,
-           label + " " + describe_shape(tensor) +
+           label() + " " + describe_shape(tensor) +
                " has more elements than fit in the address space");
     }
   }
@@ -68,15 +69,21 @@ TensorGeometry check_tensor(std::string_view op, std::string_view name, const Co
   }
   if (expected_channels && geometry.channels != *expected_channels) {
     fail(ErrorCode::channel_mismatch, op,
-         label + " " + describe_shape(tensor) + " has " + std::to_string(geometry.channels) +
+         label() + " " + describe_shape(tensor) + " has " + std::to_string(geometry.channels) +
              " channels but the op was created for " + std::to_string(*expected_channels));
   }
-  if (tensor.data == nullptr && geometry.elements > 0) {
+  check_data(op, name, tensor, geometry.elements);
+  return geometry;
+}
+
+void check_data(std::string_view op, std::string_view name, const ConstTensor& tensor,
+                std::size_t elements) {
+  if (tensor.data == nullptr && elements > 0) {
+    const std::string label(name);
     fail(ErrorCode::null_pointer, op,
          label + ".data is null but " + label + " " + describe_shape(tensor) + " has " +
-             std::to_string(geometry.elements) + " elements");
+             std::to_string(elements) + " elements");
   }
-  return geometry;
 }
 
 void check_same_shape(std::string_view op, std::string_view reference_name,

@@ -24,7 +24,12 @@ struct TensorGeometry {
 TensorGeometry check_tensor(std::string_view op, std::string_view name, const ConstTensor& tensor,
                             std::optional<std::size_t> expected_channels);
 
-/// Checks that `other` has the layout and dims of `reference` (both already validated).
+/// The null-data part of check_tensor alone, for a tensor of `elements` elements whose shape
+/// is already known to be valid (the same as a checked one).
+void check_data(std::string_view op, std::string_view name, const ConstTensor& tensor,
+                std::size_t elements);
+
+/// Checks that `other` has the layout and dims of `reference` (`reference` already validated).
 void check_same_shape(std::string_view op, std::string_view reference_name,
                       const ConstTensor& reference, std::string_view other_name,
                       const ConstTensor& other);
