@@ -78,8 +78,8 @@ ChannelMoments batch_moments(ConstTensor x, int max_threads, StatsPrecision prec
     fail(ErrorCode::invalid_argument, kOp,
          "max_threads = " + std::to_string(max_threads) + " is negative");
   }
-  detail::MomentsScratch scratch;
-  return detail::compute_moments(x, geometry, max_threads, scratch, precision);
+  detail::BorrowedScratch scratch;
+  return detail::compute_moments(x, geometry, max_threads, scratch.get(), precision);
 }
 
 // ---- Momentum ---------------------------------------------------------------------------------
@@ -155,8 +155,8 @@ void MomentsAccumulator::add(ConstTensor batch, int max_threads) {
   const detail::TensorGeometry geometry =
       detail::check_tensor(kOp, "batch", batch, moments_.channels());
   if (geometry.elements == 0) return;  // an empty batch adds nothing
-  detail::MomentsScratch scratch;
-  moments_.merge(detail::compute_moments(batch, geometry, max_threads, scratch));
+  detail::BorrowedScratch scratch;
+  moments_.merge(detail::compute_moments(batch, geometry, max_threads, scratch.get()));
   batches_ += 1;
 }
 

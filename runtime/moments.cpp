@@ -6,6 +6,7 @@
 #include "moments.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "cache_info.hpp"
 #include "kernels/moments_kernels.hpp"
@@ -120,6 +121,17 @@ MomentsPlan plan_moments(const ConstTensor& x, const TensorGeometry& geometry, i
   plan.align = plan.rows ? 1 : kernels::kChannelsFirstBlockAlign;
   return plan;
 }
+
+namespace {
+MomentsScratch& thread_scratch() noexcept {
+  thread_local MomentsScratch kept;
+  return kept;
+}
+}  // namespace
+
+BorrowedScratch::BorrowedScratch() noexcept : scratch_(std::move(thread_scratch())) {}
+
+BorrowedScratch::~BorrowedScratch() { thread_scratch() = std::move(scratch_); }
 
 ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geometry,
                                int max_threads, MomentsScratch& scratch, StatsPrecision precision) {

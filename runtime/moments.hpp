@@ -16,6 +16,25 @@ struct MomentsScratch {
   std::vector<double> m2;
 };
 
+/// Scratch kept by the calling thread for entry points with no state of their own to keep one
+/// in (batch_moments, MomentsAccumulator::add), borrowed for one call: a fresh one per call paid
+/// for its pages each time (256 KiB of partial results for NHWC 32x7x7x2048 are above malloc's
+/// mmap threshold; on the dev VM the page faults took most of a call, see moments.cpp). Moved
+/// out while borrowed, so a nested call on the same thread (a TBB thread waiting for a
+/// parallel pass may pick up another task that computes moments) gets its own buffers rather
+/// than resizing the ones in use. Holds the largest size seen until the thread exits.
+class BorrowedScratch {
+ public:
+  BorrowedScratch() noexcept;
+  ~BorrowedScratch();
+  BorrowedScratch(const BorrowedScratch&) = delete;
+  BorrowedScratch& operator=(const BorrowedScratch&) = delete;
+  MomentsScratch& get() noexcept { return scratch_; }
+
+ private:
+  MomentsScratch scratch_;
+};
+
 /// How a tensor's moments are computed: the fixed block geometry (kernel arguments without
 /// the outputs), the kernel, and how many chunks of blocks the threads take.
 struct MomentsPlan {

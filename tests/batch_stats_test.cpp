@@ -2,6 +2,7 @@
 // and block edges, large common offsets, bitwise determinism across thread counts, the exact
 // mergeable accumulator, momentum conventions, the training-mode op and its errors.
 #include <gtest/gtest.h>
+#include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
 #include <algorithm>
@@ -219,6 +220,43 @@ TEST(MomentsDeterminism, ThreadCountNeverChangesABit) {
         EXPECT_EQ(running[0].var, running[threads - 1].var) << where << " threads";
       }
     }
+  }
+}
+
+// batch_moments and MomentsAccumulator::add keep their partial results' buffers on the calling
+// thread between calls. Calls from many tasks at once, each a parallel pass itself (so a
+// thread waiting for its pass may start another task's call on top of it), and shapes of
+// different sizes one after another must all give what one lone call gives.
+TEST(MomentsDeterminism, ConcurrentAndNestedCallsMatchLoneCalls) {
+  auto rng = make_rng(8);
+  const std::vector<std::pair<Layout, std::vector<std::int64_t>>> shapes = {
+      {Layout::nhwc, {8, 7, 7, 2048}},  // many row blocks: large partial results
+      {Layout::nchw, {16, 64, 14, 14}},
+      {Layout::nc, {4096, 24}},
+      {Layout::nchw, {2, 5, 3, 3}}};
+  std::vector<std::vector<float>> data;
+  std::vector<ChannelMoments> alone;
+  for (const auto& [layout, dims] : shapes) {
+    data.push_back(channel_data(rng, layout, dims, 5.0, 2.0));
+    alone.push_back(batch_moments(ConstTensor(data.back().data(), dims, layout), 1));
+  }
+  constexpr std::size_t kCalls = 64;
+  std::vector<ChannelMoments> got(kCalls);
+  std::vector<ChannelMoments> accumulated(kCalls);
+  tbb::parallel_for(std::size_t{0}, kCalls, [&](std::size_t k) {
+    const std::size_t s = k % shapes.size();
+    const ConstTensor x(data[s].data(), shapes[s].second, shapes[s].first);
+    got[k] = batch_moments(x);
+    MomentsAccumulator accumulator(alone[s].channels());
+    accumulator.add(x);
+    accumulated[k] = accumulator.moments();
+  });
+  for (std::size_t k = 0; k < kCalls; ++k) {
+    const std::size_t s = k % shapes.size();
+    EXPECT_TRUE(bitwise_equal(got[k], alone[s]))
+        << "call " << k << ", " << dims_text(shapes[s].second);
+    EXPECT_TRUE(bitwise_equal(accumulated[k], alone[s]))
+        << "accumulator " << k << ", " << dims_text(shapes[s].second);
   }
 }
 
