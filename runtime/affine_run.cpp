@@ -42,6 +42,16 @@ bool use_streaming_stores(const AffineRunConfig& config, const ConstTensor& src,
   return !in_place && bytes >= streaming_min_bytes(threads);
 }
 
+/// Channels-last patterns from this length on are walked in column tiles (AffineArgs): those
+/// whose row of x and of y and two tables (4 floats per channel) fill L1. 2048 channels on a
+/// 32 KiB L1 (Zen 4), 3072 on a 48 KiB one (Zen 5). On the Zen 5 dev VM, NHWC 1x7x7x2048, one
+/// thread, in a harness of plain loops (medians of 15 samples interleaved with memcpy, two
+/// runs, % of memcpy): rows with their tables 62-64, tiles of 512 channels x 16 rows 51-52.
+std::size_t column_tiles_period_min() {
+  constexpr std::size_t kFloatsPerChannelAndRow = 4;  // x, y, scale, shift
+  return l1_data_cache_bytes() / (kFloatsPerChannelAndRow * sizeof(float));
+}
+
 /// Chunk boundaries fall on destination cache lines so two threads never share one.
 constexpr std::size_t kFloatsPerCacheLine = kCacheLineBytes / sizeof(float);
 
@@ -107,6 +117,7 @@ void run_affine(const AffineRunConfig& config, const ChannelTables& tables,
   std::tie(args.scale, args.shift) = tables.for_destination(dst.data);
   args.channels = tables.channels();
   args.period = tables.period();
+  args.tiled_period_min = column_tiles_period_min();
   args.lo = config.activation.lo;
   args.hi = config.activation.hi;
   // Channels-first with one spatial position is the (N, C) row layout; with one channel it is

@@ -1,6 +1,8 @@
 // Last-level cache size from sysfs (see cache_info.hpp).
 #include "cache_info.hpp"
 
+#include <unistd.h>
+
 #include <fstream>
 #include <string>
 
@@ -8,6 +10,7 @@ namespace bnrt::detail {
 namespace {
 
 constexpr std::size_t kDefaultLastLevelCacheBytes = std::size_t{32} << 20;
+constexpr std::size_t kDefaultL1DataCacheBytes = std::size_t{32} << 10;
 
 /// Parses sysfs cache sizes such as "32768K" or "1M"; 0 if unreadable.
 std::size_t parse_cache_size(const std::string& text) {
@@ -49,6 +52,16 @@ std::size_t last_level_cache_bytes() noexcept {
     } catch (...) {
       return kDefaultLastLevelCacheBytes;
     }
+  }();
+  return bytes;
+}
+
+std::size_t l1_data_cache_bytes() noexcept {
+  static const std::size_t bytes = [] {
+    const long reported = sysconf(_SC_LEVEL1_DCACHE_SIZE);
+    // 8 KiB to 1 MiB covers every x86 core; anything else is a VM's or libc's placeholder.
+    const bool plausible = reported >= (8L << 10) && reported <= (1L << 20);
+    return plausible ? static_cast<std::size_t>(reported) : kDefaultL1DataCacheBytes;
   }();
   return bytes;
 }

@@ -169,10 +169,11 @@ TEST_P(BatchNormSweep, ResNet50Shapes) {
   }
 }
 
-// Channels-last with 2048+ channels walks column tiles across blocks of rows: channel counts
-// that are not a multiple of the tile (2064), row counts that leave a partial block (37: two
-// blocks of 16 and one of the 5 rows left), and misaligned heads so the block starts
-// mid-pattern; 4096 channels tiled too.
+// Channels-last patterns that fill L1 with a row of x and y and their tables walk column tiles
+// across blocks of rows (from 2048 channels on a 32 KiB L1, 3072 on 48 KiB: 4096 and 4100 are
+// tiled on both, 2048 and 2064 on the first only): channel counts that are not a multiple of
+// the tile (2064, 4100), row counts that leave a partial block (37: two blocks of 16 and one
+// of the 5 rows left), and misaligned heads so the block starts mid-pattern.
 TEST_P(BatchNormSweep, WideChannelsLastTiles) {
   if (!layout_is_channels_last(layout())) GTEST_SKIP() << "tiles are a channels-last path";
   std::uint64_t seed = 8000;

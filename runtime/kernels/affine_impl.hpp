@@ -96,14 +96,14 @@ inline void transform_full(Streams io, const Epilogue<Ops, kResidual, kClamp>& e
 
 // ---- channels-last: the per-channel pattern repeats every `period` elements ----------------
 
-/// From this pattern length (2048 channels) one row of x and y plus the two tables (8 + 8 +
-/// 16 KiB) fill the 32 KiB L1, so the tables are evicted before the next row reuses them. Such
-/// patterns are walked one column tile at a time across a block of rows, keeping the tile of
-/// the tables in L1 for all of them. Tile and block sizes measured on NHWC 1x7x7x2048 (dev
-/// machine, % of memcpy over destination offsets): untiled 71-88; 256 x 8 rows 78-89;
-/// 512 x 8 rows 87-89; 512 x 16 rows 92-95; 1024 x 8 rows 90-94. 1024 channels (16 KiB per
-/// row in all) stays untiled: 93-97 already.
-inline constexpr std::size_t kTiledPeriodMin = 2048;
+/// Patterns from AffineArgs::tiled_period_min on (where one row of x and y plus the two tables
+/// fill L1, so the tables are evicted before the next row reuses them) are walked one column
+/// tile at a time across a block of rows, keeping the tile of the tables in L1 for all of
+/// them. Tile and block sizes measured on NHWC 1x7x7x2048 (Zen 4 dev machine, 32 KiB L1,
+/// % of memcpy over destination offsets): untiled 71-88; 256 x 8 rows 78-89; 512 x 8 rows
+/// 87-89; 512 x 16 rows 92-95; 1024 x 8 rows 90-94. 1024 channels (16 KiB per row in all)
+/// stayed untiled: 93-97 already. On a 48 KiB L1 (Zen 5) 2048 channels fit and the tiles
+/// lost (see affine_run.cpp).
 inline constexpr std::size_t kTileFloats = 512;
 inline constexpr std::size_t kRowsPerTileBlock = 16;
 /// Tiling pays only while the rows come from L2: a call over more than this many rows walks
@@ -118,23 +118,26 @@ inline constexpr std::size_t kTiledMaxRows = 64;
 
 /// Whether channels_last_walk takes [begin, end) a column tile at a time.
 template <class Ops>
-constexpr bool walks_column_tiles(std::size_t period, std::size_t begin, std::size_t end) noexcept {
-  return period >= kTiledPeriodMin && period % Ops::lanes == 0 &&
+constexpr bool walks_column_tiles(const AffineArgs& args, std::size_t begin,
+                                  std::size_t end) noexcept {
+  const std::size_t period = args.period;
+  return period >= args.tiled_period_min && period % Ops::lanes == 0 &&
          end - begin <= kTiledMaxRows * period;
 }
 
-/// Wide patterns over ranges of at least this many elements (x alone 4 MiB, rows streaming
-/// from L3 or DRAM) go kRowsPerGroup rows at a time, each table vector loaded once for the
-/// vectors at its position in all of them: row by row, the 16 KiB of tables of 2048 channels
-/// leave L1 between rows and their reloads cost a quarter of the time. Dev machine, NHWC,
-/// kernel alone (cached stores, medians of 31 interleaved samples), row by row -> groups of 4:
-/// 32x7x7x2048 two threads 360 -> 290 us (a fixed table vector, the bound: 257), one thread
-/// 890 -> 671, with a residual 909 -> 712; 32x7x7x4096 1193 -> 746; AVX2 736 -> 424. Two rows
-/// gained little, eight lost (sixteen streams at once); 3.2 MB per thread lost 13%, hence
-/// the floor. From kRowGroupsAlwaysPeriod channels the two tables alone (32 KiB) fill L1, and
-/// row by row ran at half of memcpy's speed at any size: those go in groups below the floor
-/// too (NHWC 1x7x7x4096 one thread, with the column tiles past 64 rows: 53 -> 77%).
+/// Wide patterns (kRowGroupPeriodMin channels and up) over ranges of at least this many elements (x
+/// alone 4 MiB, rows streaming from L3 or DRAM) go kRowsPerGroup rows at a time, each table vector
+/// loaded once for the vectors at its position in all of them: row by row, the 16 KiB of tables of
+/// 2048 channels leave L1 between rows and their reloads cost a quarter of the time. Dev machine,
+/// NHWC, kernel alone (cached stores, medians of 31 interleaved samples), row by row -> groups of
+/// 4: 32x7x7x2048 two threads 360 -> 290 us (a fixed table vector, the bound: 257), one thread 890
+/// -> 671, with a residual 909 -> 712; 32x7x7x4096 1193 -> 746; AVX2 736 -> 424. Two rows gained
+/// little, eight lost (sixteen streams at once); 3.2 MB per thread lost 13%, hence the floor. From
+/// kRowGroupsAlwaysPeriod channels the two tables alone (32 KiB) fill L1, and row by row ran at
+/// half of memcpy's speed at any size: those go in groups below the floor too (NHWC 1x7x7x4096 one
+/// thread, with the column tiles past 64 rows: 53 -> 77%).
 inline constexpr std::size_t kRowGroupMinElements = std::size_t{1} << 20;
+inline constexpr std::size_t kRowGroupPeriodMin = 2048;
 inline constexpr std::size_t kRowGroupsAlwaysPeriod = 4096;
 inline constexpr std::size_t kRowsPerGroup = 4;
 
@@ -142,7 +145,7 @@ inline constexpr std::size_t kRowsPerGroup = 4;
 /// (The backward walk, for a dst just past src, stays row by row.)
 template <class Ops>
 constexpr bool walks_row_groups(std::size_t period, std::size_t begin, std::size_t end) noexcept {
-  return Ops::lanes > 1 && period >= kTiledPeriodMin && period % Ops::lanes == 0 &&
+  return Ops::lanes > 1 && period >= kRowGroupPeriodMin && period % Ops::lanes == 0 &&
          (end - begin >= kRowGroupMinElements || period >= kRowGroupsAlwaysPeriod);
 }
 
@@ -234,7 +237,7 @@ void channels_last_walk(const AffineArgs& args, std::size_t begin, std::size_t e
     i += head;
     pos = wrap(pos + head);
   }
-  if (walks_column_tiles<Ops>(period, begin, end)) {
+  if (walks_column_tiles<Ops>(args, begin, end)) {
     // Whole blocks of rows (each `period` elements from i) leave pos unchanged; the last block
     // takes the whole rows left (a two-thread split of 49 rows leaves 8 or 9 after a block of
     // 16, which row by row reloaded the tables for every row).
@@ -579,7 +582,7 @@ template <class Ops, bool kResidual, ClampKind kClamp>
 void channels_last_range(const AffineArgs& args, std::size_t begin, std::size_t end) noexcept {
   // The column-tiled walk of wide patterns (cache-sized ranges) always goes forward.
   const bool backward =
-      Ops::lanes > 1 && !walks_column_tiles<Ops>(args.period, begin, end) && walks_backward(args);
+      Ops::lanes > 1 && !walks_column_tiles<Ops>(args, begin, end) && walks_backward(args);
   if (can_stream<Ops>(args)) {
     if (backward) {
       channels_last_walk_backward<Ops, kResidual, kClamp, true>(args, begin, end);

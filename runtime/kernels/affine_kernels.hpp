@@ -35,7 +35,10 @@ struct AffineArgs {
   std::size_t channels = 1;  ///< channels-first: number of channels
   std::size_t inner = 1;     ///< channels-first: elements per (n, c) plane, >= 2
   std::size_t period = 1;    ///< channels-last: length of the repeating scale/shift pattern
-  float lo = 0.0f;           ///< clamp bounds, used per ClampKind
+  /// Channels-last: patterns at least this long are walked in column tiles over short ranges
+  /// of rows (see walks_column_tiles); the run sets it from the L1 size.
+  std::size_t tiled_period_min = 2048;
+  float lo = 0.0f;  ///< clamp bounds, used per ClampKind
   float hi = 0.0f;
   /// Use non-temporal stores for whole aligned vectors (large out-of-place runs whose output
   /// would only evict useful cache lines). Ignored when dst is not float-aligned.
