@@ -3,7 +3,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <limits>
 #include <tuple>
 
 #include "cache_info.hpp"
@@ -108,7 +107,7 @@ TensorGeometry check_run_tensors(std::string_view op, std::size_t channels, cons
 
 void run_affine(const AffineRunConfig& config, const ChannelTables& tables,
                 const TensorGeometry& geometry, const ConstTensor& src, const ConstTensor* residual,
-                const MutableTensor& dst) {
+                const MutableTensor& dst, std::size_t tasks) {
   if (geometry.elements == 0) return;
   kernels::AffineArgs args;
   args.src = src.data;
@@ -131,7 +130,8 @@ void run_affine(const AffineRunConfig& config, const ChannelTables& tables,
 
   const std::size_t bytes = geometry.elements * sizeof(float);
   const std::size_t chunks =
-      tasks_for_bytes(bytes * (residual != nullptr ? 3 : 2), config.max_threads);
+      tasks != 0 ? tasks
+                 : tasks_for_bytes(bytes * (residual != nullptr ? 3 : 2), config.max_threads);
   args.stream = use_streaming_stores(config, src, residual, dst, bytes, chunks);
   const std::size_t phase =
       (reinterpret_cast<std::uintptr_t>(dst.data) / sizeof(float)) % kFloatsPerCacheLine;

@@ -34,10 +34,11 @@ TensorGeometry check_run_tensors(std::string_view op, std::size_t channels, cons
                                  const ConstTensor* residual, const MutableTensor& dst);
 
 /// dst = act(src * scale + shift [+ residual]) with the tables' values; the tensors must have
-/// passed check_run_tensors (geometry is its result).
+/// passed check_run_tensors (geometry is its result). Split into `tasks` tasks, or when 0 as
+/// many as the run's own traffic is worth (tasks_for_bytes).
 void run_affine(const AffineRunConfig& config, const ChannelTables& tables,
                 const TensorGeometry& geometry, const ConstTensor& src, const ConstTensor* residual,
-                const MutableTensor& dst);
+                const MutableTensor& dst, std::size_t tasks = 0);
 
 /// The channels-first kernel and its arguments, for callers that split a run by channel
 /// themselves (the training forward, which folds each slice of channels as its statistics

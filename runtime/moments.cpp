@@ -65,7 +65,7 @@ constexpr std::size_t kSliceAlign = 16;
 
 }  // namespace
 
-MomentsPlan plan_moments(const ConstTensor& x, const TensorGeometry& geometry, int max_threads,
+MomentsPlan plan_moments(const ConstTensor& x, const TensorGeometry& geometry, std::size_t tasks,
                          StatsPrecision precision) {
   const std::size_t channels = geometry.channels;
   const bool fast = precision == StatsPrecision::fast;
@@ -76,7 +76,6 @@ MomentsPlan plan_moments(const ConstTensor& x, const TensorGeometry& geometry, i
   // Channels-first with one spatial position is rows of C; channels-last with one channel is
   // one long plane. Each runs better as the other shape (as in the affine pass).
   plan.rows = (geometry.channels_last && channels > 1) || geometry.inner == 1;
-  const std::size_t threads = tasks_for_bytes(geometry.elements * sizeof(float), max_threads);
 
   if (plan.rows) {
     args.rows = geometry.elements / channels;
@@ -92,9 +91,9 @@ MomentsPlan plan_moments(const ConstTensor& x, const TensorGeometry& geometry, i
     // Too few row blocks to go round (7x7x2048 is one): cut the channels into slices too. A
     // channel's arithmetic is the same in any slice, so this may follow the thread count.
     std::size_t slices = 1;
-    if (plan.row_blocks < threads) {
+    if (plan.row_blocks < tasks) {
       const std::size_t wide = channels / kMinSliceChannels;
-      slices = wide < threads ? (wide > 0 ? wide : 1) : threads;
+      slices = wide < tasks ? (wide > 0 ? wide : 1) : tasks;
     }
     const std::size_t per_slice = (channels + slices - 1) / slices;
     args.slice_channels = (per_slice + kSliceAlign - 1) / kSliceAlign * kSliceAlign;
@@ -117,7 +116,7 @@ MomentsPlan plan_moments(const ConstTensor& x, const TensorGeometry& geometry, i
   const kernels::MomentsKernelTable& table = kernels::moments_kernels(active_isa());
   plan.kernel = plan.rows ? (fast ? table.channels_last_fast : table.channels_last)
                           : (fast ? table.channels_first_fast : table.channels_first);
-  plan.chunks = threads < plan.blocks ? threads : plan.blocks;
+  plan.chunks = tasks < plan.blocks ? tasks : plan.blocks;
   plan.align = plan.rows ? 1 : kernels::kChannelsFirstBlockAlign;
   return plan;
 }
@@ -136,7 +135,8 @@ BorrowedScratch::~BorrowedScratch() { thread_scratch() = std::move(scratch_); }
 ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geometry,
                                int max_threads, MomentsScratch& scratch, StatsPrecision precision) {
   ChannelMoments result;
-  compute_moments(plan_moments(x, geometry, max_threads, precision), geometry, scratch, result);
+  const std::size_t tasks = tasks_for_bytes(geometry.elements * sizeof(float), max_threads);
+  compute_moments(plan_moments(x, geometry, tasks, precision), geometry, scratch, result);
   return result;
 }
 

@@ -6,11 +6,15 @@
 
 namespace bnrt::detail {
 
-/// Below this many bytes (read + written) per task, splitting costs more than it saves: waking
-/// a TBB worker costs a few microseconds. Measured on the dev machine (NCHW affine pass, 2
-/// threads against 1): 196 KiB of traffic runs 0.97x, 392 KiB 1.2x, 784 KiB 1.5x; so two
-/// tasks from 384 KiB.
-inline constexpr std::size_t kMinBytesPerTask = 192 * 1024;
+/// Below this many bytes (read + written) per task, splitting costs more than it saves: handing
+/// a task to a TBB worker and joining it costs 2-3 us. Zen 4 dev VM (NCHW affine pass, 2
+/// threads against 1): 196 KiB of traffic ran 0.97x, 392 KiB 1.2x, 784 KiB 1.5x, and 192 KiB
+/// per task was the threshold. On the Zen 5 VM the fork-join costs more: at 192 KiB the
+/// 196 KB tensors of 1x256x14x14 took 3.9-4.0 us on two threads against 1.9 on one; at 384
+/// KiB (`bnrt bench --threads 2`, two runs each, % of memcpy) NCHW 78-82 -> 128-153, NHWC
+/// 71-77 -> 109-111, and the training forward of the same shape 7.7-9.2 -> 4.8-7.4 us, with
+/// every other row of the ladder unchanged (784 KB of traffic still splits in two).
+inline constexpr std::size_t kMinBytesPerTask = 384 * 1024;
 
 /// How many tasks `bytes` of memory traffic are worth: at most `max_threads` (as in
 /// usable_threads), one per kMinBytesPerTask, at least 1. Asks TBB for the arena's concurrency

@@ -116,6 +116,17 @@ std::optional<kernels::RunningUpdateArgs> start_batch(detail::TrainingBatchNormS
   return detail::start_running_update(state.running, batch, state.options.momentum);
 }
 
+/// Tasks for the whole forward, decided once from all of its traffic (src read twice, dst
+/// written, a residual read): the statistics pass and the normalization then split the tensor
+/// the same way, so each thread normalizes what it has just read. Two decisions, each from
+/// its own pass's bytes, could put one pass on one thread and the other on two, and half the
+/// data would move between cores.
+std::size_t forward_tasks(const detail::TrainingBatchNormState& state,
+                          const detail::TensorGeometry& geometry, bool has_residual) {
+  const std::size_t bytes = geometry.elements * sizeof(float);
+  return detail::tasks_for_bytes(bytes * (has_residual ? 4 : 3), state.options.max_threads);
+}
+
 /// One-sample tensors larger than L1 are taken about this many bytes of src at a time (64
 /// planes of 7x7, 16 of 14x14): statistics, fold and normalization per chunk, so that the
 /// normalization reads planes the statistics have just brought into L1 and writes them while
@@ -142,8 +153,8 @@ std::size_t channels_per_chunk(std::size_t plane, std::size_t align, std::size_t
 /// split: a channel's arithmetic is the same in any range, and ranges start on multiples of
 /// plan.align.
 void run_by_channel(detail::TrainingBatchNormState& state, const detail::MomentsPlan& plan,
-                    const detail::TensorGeometry& geometry, const ConstTensor& src,
-                    const ConstTensor* residual, const MutableTensor& dst,
+                    std::size_t tasks, const detail::TensorGeometry& geometry,
+                    const ConstTensor& src, const ConstTensor* residual, const MutableTensor& dst,
                     ChannelMoments& moments) {
   const std::size_t channels = state.channels;
   const std::optional<kernels::RunningUpdateArgs> update = start_batch(state, geometry, moments);
@@ -154,9 +165,6 @@ void run_by_channel(detail::TrainingBatchNormState& state, const detail::Moments
   state.scale.resize(channels);
   state.shift.resize(channels);
   const kernels::FoldArgs fold = fold_args(state, moments, state.scale.data(), state.shift.data());
-  // Each element is read twice and written once.
-  const std::size_t tasks =
-      detail::tasks_for_bytes(3 * geometry.elements * sizeof(float), state.options.max_threads);
   const detail::PlaneAffine affine = detail::plane_affine(
       state.config, geometry, src, residual, dst, state.scale.data(), state.shift.data(), tasks);
   const kernels::MomentsKernelTable& table = kernels::moments_kernels(state.isa);
@@ -258,12 +266,12 @@ void TrainingBatchNorm::run_checked(ConstTensor src, const ConstTensor* residual
          "expected more than 1 value per channel in training mode, got src " +
              detail::describe_shape(src) + " (" + std::to_string(per_channel) + " per channel)");
   }
-  const detail::MomentsPlan plan =
-      detail::plan_moments(src, geometry, state.options.max_threads, StatsPrecision::fast);
+  const std::size_t tasks = forward_tasks(state, geometry, residual != nullptr);
+  const detail::MomentsPlan plan = detail::plan_moments(src, geometry, tasks, StatsPrecision::fast);
   // One sample only: with a group of samples per channel (32x512x7x7) the channel split ran
   // slower than the two passes on two threads (2.5 -> 3.5x eval).
   if (plan.per_channel_blocks() && plan.args.samples == 1) {
-    run_by_channel(state, plan, geometry, src, residual, dst, batch);
+    run_by_channel(state, plan, tasks, geometry, src, residual, dst, batch);
     return;
   }
   // Statistics first (dst may alias src); each range of channels is folded straight into the
@@ -285,7 +293,7 @@ void TrainingBatchNorm::run_checked(ConstTensor src, const ConstTensor* residual
   Done done{&kernels::moments_kernels(state.isa), fold_args(state, batch, scale, shift), update};
   detail::compute_moments(plan, geometry, state.scratch, batch, {&Done::run, &done});
   state.tables.complete_copy();
-  detail::run_affine(state.config, state.tables, geometry, src, residual, dst);
+  detail::run_affine(state.config, state.tables, geometry, src, residual, dst, tasks);
 }
 
 std::size_t TrainingBatchNorm::channels() const noexcept { return state_->channels; }

@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "task_split.hpp"
 #include "test_buffer.hpp"
 #include "test_util.hpp"
 
@@ -69,11 +70,13 @@ TEST_P(ThreadCount, OneAndTwoThreadsBitwiseIdentical) {
       // Planes narrower than a vector, in groups of a vector's width of planes: the second
       // task starts mid-group (3x3: 144-element groups) and at a channel other than 0.
       {Layout::nchw, {61, 509, 3, 3}},
-      {Layout::ncl, {301, 37, 2}},
+      {Layout::ncl, {2601, 37, 2}},
   };
   auto rng = make_rng(42);
   for (const ThreadCase& tc : cases) {
     SCOPED_TRACE(std::string(layout_name(tc.layout)) + " " + dims_text(tc.dims));
+    // Read and written once: at least two tasks on two threads.
+    ASSERT_GE(tasks_in_arena(2 * sizeof(float) * element_count(tc.dims), 2), 2u);
     const std::size_t channels =
         static_cast<std::size_t>(tc.dims[static_cast<std::size_t>(layout_channel_axis(tc.layout))]);
     const RandomStats stats(rng, channels);

@@ -12,6 +12,7 @@
 #include <random>
 
 #include "reference/moments_reference.hpp"
+#include "task_split.hpp"
 #include "test_util.hpp"
 
 namespace bnrt::testing {
@@ -162,8 +163,8 @@ bool bitwise_equal(const ChannelMoments& a, const ChannelMoments& b) {
 
 // The exact moments, the training forward's fast ones, its output and its running statistics,
 // with 1, 2 and 3 threads (an arena of 3 splits the blocks in three even on two cores; thirds
-// of 1 x 4000 small planes fall between the AVX-512 fast kernel's sixteen-plane groups unless
-// the split respects them, and 5 x 37 planes of 196 values put the exact kernel's groups of
+// of 1 x 4100 small planes fall between the AVX-512 fast kernel's sixteen-plane groups unless
+// the split respects them, and 30 x 37 planes of 196 values put the exact kernel's groups of
 // one-plane blocks on different boundaries per thread count; channels-last tensors of few
 // rows are cut into as many channel slices as threads).
 TEST(MomentsDeterminism, ThreadCountNeverChangesABit) {
@@ -177,17 +178,22 @@ TEST(MomentsDeterminism, ThreadCountNeverChangesABit) {
              {Layout::nhwc, {4, 56, 56, 64}},
              {Layout::nhwc, {2, 7, 7, 2048}},
              {Layout::nchw, {1, 3, 300, 300}},
-             {Layout::nchw, {5, 37, 14, 14}},  // exact: groups of one-plane blocks, odd tail
-             {Layout::nchw, {1, 4000, 7, 7}},
+             {Layout::nchw, {30, 37, 14, 14}},  // exact: groups of one-plane blocks, odd tail
+             {Layout::nchw, {1, 4100, 7, 7}},
              {Layout::nchw, {32, 500, 7, 7}},
-             {Layout::nchw, {3, 37, 17, 17}},  // medium-plane groups across samples
+             {Layout::nchw, {30, 37, 17, 17}},  // medium-plane groups across samples
              {Layout::ncl, {3000, 7, 37}},
-             {Layout::ncl, {64, 700, 3}},      // planes narrower than a vector
-             {Layout::ncl, {1, 40000, 5}},     // the same, one sample: split by channel
-             {Layout::nhwc, {1, 9, 9, 2061}},  // one row block: channel slices per thread
+             {Layout::ncl, {192, 700, 3}},       // planes narrower than a vector
+             {Layout::ncl, {1, 40000, 5}},       // the same, one sample: split by channel
+             {Layout::nhwc, {1, 15, 15, 2061}},  // one row block: channel slices per thread
              {Layout::nc, {256, 1029}},
-             {Layout::nhwc, {4, 100, 100, 3}},  // narrow rows, several row blocks
+             {Layout::nhwc, {12, 100, 100, 3}},  // narrow rows, several row blocks
              {Layout::nc, {70001, 5}}}) {
+      // Statistics alone read the tensor once; the training forward reads it twice and
+      // writes it: each is split on two threads and more.
+      const std::size_t bytes = sizeof(float) * element_count(dims);
+      ASSERT_GE(tasks_in_arena(bytes, 2), 2u) << dims_text(dims);
+      ASSERT_GE(tasks_in_arena(3 * bytes, 3), 3u) << dims_text(dims);
       const auto x = channel_data(rng, layout, dims, 3.0, 1.0);
       const std::size_t channels =
           static_cast<std::size_t>(dims[static_cast<std::size_t>(layout_channel_axis(layout))]);
@@ -396,7 +402,7 @@ TEST(TrainingBatchNorm, NormalizesWithBiasedBatchStatisticsEveryLayout) {
            const bool rows = layout == Layout::nc;
            cases.emplace_back(layout, make_dims(layout, 3, 17, rows ? 1 : 23));
            cases.emplace_back(
-               layout, rows ? std::vector<std::int64_t>{2, 60001} : make_dims(layout, 1, 603, 101));
+               layout, rows ? std::vector<std::int64_t>{2, 60001} : make_dims(layout, 1, 803, 101));
            // Several blocks per channel, merged before the fold (2 samples of large planes;
            // 16000 rows of 5 channels).
            cases.emplace_back(
@@ -404,10 +410,14 @@ TEST(TrainingBatchNorm, NormalizesWithBiasedBatchStatisticsEveryLayout) {
          }
          // One-sample planes narrower than a vector, split by channel between the tasks: the
          // normalization takes its tables' entries a vector's width of planes at a time.
-         cases.emplace_back(Layout::nchw, std::vector<std::int64_t>{1, 4099, 3, 3});
-         cases.emplace_back(Layout::ncl, std::vector<std::int64_t>{1, 20011, 2});
+         cases.emplace_back(Layout::nchw, std::vector<std::int64_t>{1, 8209, 3, 3});
+         cases.emplace_back(Layout::ncl, std::vector<std::int64_t>{1, 40009, 2});
          return cases;
        }()) {
+    // All but the small tensors take three tasks (src read twice, the residual once, dst
+    // written).
+    const std::size_t bytes = sizeof(float) * element_count(dims);
+    if (bytes > 10000) ASSERT_GE(tasks_in_arena(4 * bytes, 3), 3u) << dims_text(dims);
     const std::size_t channels =
         static_cast<std::size_t>(dims[static_cast<std::size_t>(layout_channel_axis(layout))]);
     const auto x = channel_data(rng, layout, dims, 7.0, 2.0);
