@@ -117,14 +117,20 @@ std::optional<kernels::RunningUpdateArgs> start_batch(detail::TrainingBatchNormS
 }
 
 /// Tasks for the whole forward, decided once from all of its traffic (src read twice, dst
-/// written, a residual read): the statistics pass and the normalization then split the tensor
-/// the same way, so each thread normalizes what it has just read. Two decisions, each from
-/// its own pass's bytes, could put one pass on one thread and the other on two, and half the
-/// data would move between cores.
+/// written, a residual read) and its fork-joins (`passes`: one when statistics and
+/// normalization go channel range by channel range in the same tasks, two otherwise). The
+/// statistics pass and the normalization then split the tensor the same way, so each thread
+/// normalizes what it has just read: two decisions, each from its own pass's bytes, could put
+/// one pass on one thread and the other on two, and half the data would move between cores.
+/// Two passes pay two fork-joins, so they need twice the traffic to split: on the Zen 5 VM the
+/// 392 KB tensors (NHWC 1x28x28x128, 1x14x14x512, 1x7x7x2048) ran their training forward
+/// in 7.5, 10.3 and 14.1 us on one thread against 12.4, 12.2 and 14.8 on two.
 std::size_t forward_tasks(const detail::TrainingBatchNormState& state,
-                          const detail::TensorGeometry& geometry, bool has_residual) {
+                          const detail::TensorGeometry& geometry, bool has_residual,
+                          std::size_t passes) {
   const std::size_t bytes = geometry.elements * sizeof(float);
-  return detail::tasks_for_bytes(bytes * (has_residual ? 4 : 3), state.options.max_threads);
+  const std::size_t traffic = bytes * (has_residual ? 4 : 3);
+  return detail::tasks_for_bytes(traffic / passes, state.options.max_threads);
 }
 
 /// One-sample tensors larger than L1 are taken about this many bytes of src at a time (64
@@ -266,13 +272,20 @@ void TrainingBatchNorm::run_checked(ConstTensor src, const ConstTensor* residual
          "expected more than 1 value per channel in training mode, got src " +
              detail::describe_shape(src) + " (" + std::to_string(per_channel) + " per channel)");
   }
-  const std::size_t tasks = forward_tasks(state, geometry, residual != nullptr);
-  const detail::MomentsPlan plan = detail::plan_moments(src, geometry, tasks, StatsPrecision::fast);
+  const bool has_residual = residual != nullptr;
+  std::size_t tasks = forward_tasks(state, geometry, has_residual, 1);
+  detail::MomentsPlan plan = detail::plan_moments(src, geometry, tasks, StatsPrecision::fast);
   // One sample only: with a group of samples per channel (32x512x7x7) the channel split ran
-  // slower than the two passes on two threads (2.5 -> 3.5x eval).
+  // slower than the two passes on two threads (2.5 -> 3.5x eval). (Whether the blocks are
+  // channels does not depend on the task count.)
   if (plan.per_channel_blocks() && plan.args.samples == 1) {
     run_by_channel(state, plan, tasks, geometry, src, residual, dst, batch);
     return;
+  }
+  if (const std::size_t two_pass_tasks = forward_tasks(state, geometry, has_residual, 2);
+      two_pass_tasks != tasks) {
+    tasks = two_pass_tasks;
+    plan = detail::plan_moments(src, geometry, tasks, StatsPrecision::fast);
   }
   // Statistics first (dst may alias src); each range of channels is folded straight into the
   // copy of the tables the affine pass into dst reads, and its running statistics updated, as
