@@ -186,6 +186,10 @@ TEST(MomentsDeterminism, ThreadCountNeverChangesABit) {
              {Layout::ncl, {192, 700, 3}},       // planes narrower than a vector
              {Layout::ncl, {1, 40000, 5}},       // the same, one sample: split by channel
              {Layout::nhwc, {1, 15, 15, 2061}},  // one row block: channel slices per thread
+             // One row block of 1000 channels: the fast pass walks it tile by tile on one
+             // thread (eight tiles, the last partial) and run by run in the slices of two or
+             // three (four tiles or fewer).
+             {Layout::nhwc, {1, 15, 15, 1000}},
              {Layout::nc, {256, 1029}},
              {Layout::nhwc, {12, 100, 100, 3}},  // narrow rows, several row blocks
              {Layout::nc, {70001, 5}}}) {
