@@ -811,16 +811,19 @@ inline void tile_moments_fast(const MomentsArgs& args, std::size_t block, std::s
   tile.finish(args, block, row_end - row_begin, c0, used);
 }
 
-/// In cache, blocks of at most this many tiles go run by run, wider ones tile by tile: the
-/// states of many tiles (2.5 KiB each on AVX-512), reloaded every run, crowd the rows out of
-/// L1. Zen 5 VM, AVX-512, fast statistics alone (harness, medians of eight alternating runs of
-/// two builds, run by run vs tile by tile): 1024 channels and more gain, one thread
-/// 1x7x7x2048 7.0 -> 6.0 us, 1x14x14x1024 11.6 -> 9.7, 32x7x7x2048 237 -> 215, two threads
-/// 1x7x7x2048 6.8 -> 5.7, others level. At 256 and 512 channels it went both ways: one thread
-/// 4x28x28x512 111 -> 86 and 32x14x14x512 233 -> 183, but 1x28x28x256 9.4 -> 11.2, and on two
-/// threads 1x28x28x512 17.7-18.3 -> 20.3-21.5, 1x14x14x512 4.4 -> 5.3; those stay run by run.
-/// (On the Zen 4 VM run by run had won at every width: 1x14x14x1024 18 -> 14 us.)
-inline constexpr std::size_t kRunMajorMaxTilesInCache = 4;
+/// In cache, a block goes run by run while the tile states of a group take at most this many
+/// bytes (a quarter of a 48 KiB L1), and tile by tile past that: the states, reloaded every
+/// run, crowd the rows out of L1. On AVX-512 a tile's state is 2.5 KiB, so blocks of up to four
+/// tiles (512 channels) go run by run; on AVX2 (640 bytes) and SSE2 a group of kRunMajorTiles
+/// fits and every block does. Zen 5 VM, fast statistics alone (harness, medians of 6-12
+/// alternating runs of two builds, run by run vs tile by tile): AVX-512, 1024 channels and more
+/// gain, one thread 1x7x7x2048 7.0 -> 6.0 us, 1x14x14x1024 11.6 -> 9.7, 32x7x7x2048 237 ->
+/// 215, two threads 1x7x7x2048 6.8 -> 5.7, others level; at 256 and 512 channels it went both
+/// ways (one thread 4x28x28x512 111 -> 86, 32x14x14x512 233 -> 183, but 1x28x28x256 9.4 ->
+/// 11.2; two threads 1x28x28x512 18 -> 21), so those stay run by run. AVX2 lost tile by tile
+/// (1x14x14x1024 14.1 -> 19.9, 1x7x7x2048 7.9 -> 8.8). (On the Zen 4 VM run by run had won at
+/// every width on AVX-512 too: 1x14x14x1024 18 -> 14 us.)
+inline constexpr std::size_t kRunMajorStateBytesInCache = 12 * 1024;
 
 /// Full tiles per run-major group: their states (shift and double totals) live on the stack,
 /// about 2.5 KiB per tile on AVX-512, so a group covers rows of up to 2048 channels there.
@@ -967,8 +970,8 @@ void channels_last_moments_fast(const MomentsArgs& args, std::size_t first,
   constexpr std::size_t kLanes = Ops::lanes;
   constexpr std::size_t kTile = kVectors * kLanes;
   // Run by run with the next run requested ahead (NextRowsPrefetch) when streaming whole rows
-  // of several tiles from DRAM; in cache, run by run with no requests up to
-  // kRunMajorMaxTilesInCache tiles, tile by tile past that. Rows of one tile are
+  // of several tiles from DRAM; in cache, run by run with no requests while the tile states
+  // fit kRunMajorStateBytesInCache, tile by tile past that. Rows of one tile are
   // walked in memory order already, which the hardware prefetchers follow, and blocks cut into
   // channel slices are walked tile by tile, the first tile requesting the rest of each row.
   if (narrow_rows<Ops>(args.channels)) {  // see kNarrowVectors
@@ -978,12 +981,15 @@ void channels_last_moments_fast(const MomentsArgs& args, std::size_t first,
     return;
   }
   const bool streamed_rows = args.prefetch && args.slices == 1 && args.channels > kTile;
+  constexpr std::size_t kTilesInCache =
+      kRunMajorStateBytesInCache / sizeof(FastTile<Ops, kVectors, false>);
   const std::size_t walk_end = walk_rows_end(args, end);
   for (std::size_t block = first; block < end; ++block) {
     const ChannelsLastBlock b = channels_last_block(args, block);
     const std::size_t width = b.channel_end - b.channel_begin;
     const bool run_major =
-        streamed_rows || (!args.prefetch && width <= kRunMajorMaxTilesInCache * kTile);
+        streamed_rows ||
+        (!args.prefetch && (kTilesInCache >= kRunMajorTiles || width <= kTilesInCache * kTile));
     std::size_t c0 = b.channel_begin;
     if (run_major) {
       for (std::size_t tiles; (tiles = (b.channel_end - c0) / kTile) > 0;) {
