@@ -143,6 +143,9 @@ std::string describe_layer(const ModelIndex& index, ValueRanks& ranks, int scope
                            const pb::NodeProto& node, FoldSite& site) {
   const bool conv = is_onnx_op(node, "Conv"), transposed = is_onnx_op(node, "ConvTranspose");
   const bool gemm = is_onnx_op(node, "Gemm"), matmul = is_onnx_op(node, "MatMul");
+  if (!conv && !transposed && !gemm && !matmul) {
+    return "it is not a Conv, ConvTranspose, Gemm or MatMul";
+  }
   if (node.input_size() < 2 || node.input(0).empty() || node.output_size() < 1) {
     return "it lacks a data or weight input, or an output";
   }
@@ -172,41 +175,39 @@ std::string describe_layer(const ModelIndex& index, ValueRanks& ranks, int scope
     }
     return take_bias(index, scope, node, site);
   }
-  if (gemm || matmul) {
-    if (matmul) {
-      if (auto why = matmul_rank(ranks, node.input(0)); !why.empty()) return why;
-      site.to_gemm = true;
-    }
-    const GemmAttributes gemm_attributes(node);
-    if (gemm && site.before && gemm_attributes.trans_a) {
-      return "Gemm has transA = 1: the BN's channels are not the weight's input axis";
-    }
-    if (auto why = take_weight(index, scope, node, site); !why.empty()) return why;
-    const pb::TensorProto& weight = *index.tensor(site.weight);
-    if (weight.dims_size() != 2) {
-      return "weight '" + weight.name() + "' has dims " + dims_text(weight.dims()) + ", not 2-D";
-    }
-    // B is [K, N] (transB = 0, and MatMul) or [N, K].
-    const bool out_in = gemm && gemm_attributes.trans_b;
-    site.layer = {out_in ? LayerKind::linear : LayerKind::linear_in_out};
-    site.outputs = out_in ? weight.dims(0) : weight.dims(1);
-    site.channels = site.before ? (out_in ? weight.dims(1) : weight.dims(0)) : site.outputs;
-    if (matmul) return {};  // no bias yet: the Gemm it becomes gets one
-    if (auto why = take_bias(index, scope, node, site); !why.empty()) return why;
-    const bool has_bias = site.bias.kind != Source::undefined;
-    if (!has_bias || gemm_attributes.beta == 0) {
-      // No C (or beta = 0, C ignored): C' carries the fold alone, with beta = 1.
-      site.replace_bias = has_bias;
-      site.reset_beta = true;
-      site.expand_bias = false;
-      site.shift_factor = site.before ? gemm_attributes.alpha : 1.0;
-    } else {
-      // beta * C' = beta * C * s + t (after) or beta * C + alpha * t.W (before).
-      site.shift_factor = (site.before ? gemm_attributes.alpha : 1.0) / gemm_attributes.beta;
-    }
-    return {};
+  // Gemm or MatMul.
+  if (matmul) {
+    if (auto why = matmul_rank(ranks, node.input(0)); !why.empty()) return why;
+    site.to_gemm = true;
   }
-  return "it is not a Conv, ConvTranspose, Gemm or MatMul";
+  const GemmAttributes gemm_attributes(node);
+  if (gemm && site.before && gemm_attributes.trans_a) {
+    return "Gemm has transA = 1: the BN's channels are not the weight's input axis";
+  }
+  if (auto why = take_weight(index, scope, node, site); !why.empty()) return why;
+  const pb::TensorProto& weight = *index.tensor(site.weight);
+  if (weight.dims_size() != 2) {
+    return "weight '" + weight.name() + "' has dims " + dims_text(weight.dims()) + ", not 2-D";
+  }
+  // B is [K, N] (transB = 0, and MatMul) or [N, K].
+  const bool out_in = gemm && gemm_attributes.trans_b;
+  site.layer = {out_in ? LayerKind::linear : LayerKind::linear_in_out};
+  site.outputs = out_in ? weight.dims(0) : weight.dims(1);
+  site.channels = site.before ? (out_in ? weight.dims(1) : weight.dims(0)) : site.outputs;
+  if (matmul) return {};  // no bias yet: the Gemm it becomes gets one
+  if (auto why = take_bias(index, scope, node, site); !why.empty()) return why;
+  const bool has_bias = site.bias.kind != Source::undefined;
+  if (!has_bias || gemm_attributes.beta == 0) {
+    // No C (or beta = 0, C ignored): C' carries the fold alone, with beta = 1.
+    site.replace_bias = has_bias;
+    site.reset_beta = true;
+    site.expand_bias = false;
+    site.shift_factor = site.before ? gemm_attributes.alpha : 1.0;
+  } else {
+    // beta * C' = beta * C * s + t (after) or beta * C + alpha * t.W (before).
+    site.shift_factor = (site.before ? gemm_attributes.alpha : 1.0) / gemm_attributes.beta;
+  }
+  return {};
 }
 
 /// The node (in `scope`) that reads `name`, when exactly one node of this graph does.

@@ -295,6 +295,17 @@ TEST(FoldPass, ProducerOutputWithAnotherConsumerIsNotFolded) {
       "other consumer");
 }
 
+TEST(FoldPass, NeighboursThatAreNotLayersAreNamedAsSuch) {
+  // DenseNet's BN sits between a Concat and a Relu: each side's reason names the op.
+  expect_kept(
+      [](GraphBuilder& b) {
+        b.node("Concat", {"x", "x"}, {"cat"}, "concat", {{"axis", std::int64_t{1}}});
+        b.node("Relu", {b.batch_norm("bn", "cat", 4)}, {"y"}, "relu");
+      },
+      "producer: node 'concat' (Concat): it is not a Conv, ConvTranspose, Gemm or MatMul; "
+      "consumer: node 'relu' (Relu): it is not a Conv, ConvTranspose, Gemm or MatMul");
+}
+
 TEST(FoldPass, ProducerOutputThatIsAGraphOutputIsNotFolded) {
   GraphBuilder b;
   b.input("x", {1, 2, 4, 4});
