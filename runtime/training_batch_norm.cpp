@@ -136,11 +136,14 @@ std::size_t forward_tasks(const detail::TrainingBatchNormState& state,
 /// One-sample tensors larger than L1 are taken about this many bytes of src at a time (64
 /// planes of 7x7, 16 of 14x14): statistics, fold and normalization per chunk, so that the
 /// normalization reads planes the statistics have just brought into L1 and writes them while
-/// the 32 KiB L1 (the dev machine's, as most x86 cores') still holds both. Dev machine, one
+/// a 32 KiB L1 (the Zen 4 dev machine's, as most x86 cores') still holds both. Zen 4, one
 /// thread, train / eval (harness, medians of 11): 1x512x7x7 2.69 -> 2.50, 1x2048x7x7 2.56 ->
 /// 2.32, 1x256x14x14 1.91 -> 1.69, 1x1024x14x14 1.79 -> 1.55; chunks of 16 or 20 KB gained
 /// less (7x7: 2.57, 2.65), and a tensor that fits L1 whole (1x128x7x7) ran slower cut up.
 /// Planes of 16x16 and up take no chunks (one group of 16 planes would not fit).
+/// The whole-tensor limit stays at 32 KiB on larger L1s: on the Zen 5 VM (48 KiB L1), taking
+/// tensors of 32-48 KiB whole instead was level or slower (1x224x7x7 1.33 -> 1.37 us, four
+/// alternating runs of `bnrt bench train --shapes 1x192x7x7,1x224x7x7,1x40x16x16`).
 constexpr std::size_t kChunkBytes = 12800;
 constexpr std::size_t kL1Bytes = 32 * 1024;
 
