@@ -53,9 +53,19 @@ constexpr std::size_t kGroupPlanesBelow = 65;
 /// requests (one thread: 1.1-1.4 ms with, 2.0-2.2 without). The exact pass keeps a quarter:
 /// its tile-by-tile walk re-reads every row once per tile, which a 12.8 MB tensor did not pay
 /// for (32x7x7x2048, one thread: 0.9-1.2 ms against 0.5-0.8 with the requests).
-bool streams_from_memory(std::size_t bytes, StatsPrecision precision) {
+/// The limits apply to each task's share of a tensor no larger than the cache; a larger one
+/// always streams. On the Zen 5 VM, two threads read 25.7 MB channels-last tensors faster in
+/// the cache walk than with the requests (fast pass, `bnrt bench train --threads 2
+/// --layouts nhwc`, three alternating runs: 32x28x28x256
+/// 395-435 -> 328-345 us, 32x14x14x1024 392-432 -> 301-359, training forward 907-1014 ->
+/// 776-887 and 972-1096 -> 878-1005; 32x56x56x64 level), as did the exact pass on 12.8 MB
+/// (32x14x14x512 239-256 -> 151-156 us, 32x7x7x2048 243-277 -> 150-160), while 51 MB and
+/// larger (25.7 MB per task) still wanted the requests (32x28x28x512 fast 988-1120 against
+/// 1155-1195, 32x56x56x256 2478-2623 against 3054-3149).
+bool streams_from_memory(std::size_t bytes, std::size_t tasks, StatsPrecision precision) {
+  const std::size_t cache = last_level_cache_bytes();
   const std::size_t share = precision == StatsPrecision::fast ? 2 : 4;
-  return bytes > last_level_cache_bytes() / share;
+  return bytes > cache || bytes / std::max<std::size_t>(tasks, 1) > cache / share;
 }
 
 /// Channels-last slices: at least this many channels each (a 128-channel tile is one walk of
@@ -87,7 +97,7 @@ MomentsPlan plan_moments(const ConstTensor& x, const TensorGeometry& geometry, s
     }
     args.block_rows = (args.rows + row_blocks - 1) / row_blocks;
     plan.row_blocks = (args.rows + args.block_rows - 1) / args.block_rows;
-    args.prefetch = streams_from_memory(geometry.elements * sizeof(float), precision);
+    args.prefetch = streams_from_memory(geometry.elements * sizeof(float), tasks, precision);
     // Too few row blocks to go round (7x7x2048 is one): cut the channels into slices too. A
     // channel's arithmetic is the same in any slice, so this may follow the thread count.
     std::size_t slices = 1;

@@ -54,7 +54,8 @@ struct MomentsPlan {
 /// The blocks, kernel and split of a pass over `x` to be shared by `tasks` tasks (from
 /// tasks_for_bytes: the pass's own read bytes, or the whole training forward's traffic, so
 /// that its two passes split alike). The reduction (row blocks, groups, segments) never
-/// depends on `tasks`; channel slices and chunks do, which changes no bit of the result.
+/// depends on `tasks`; channel slices, chunks and the channels-last walk order do, which
+/// changes no bit of the result.
 MomentsPlan plan_moments(const ConstTensor& x, const TensorGeometry& geometry, std::size_t tasks,
                          StatsPrecision precision);
 
