@@ -152,39 +152,57 @@ ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geome
 
 void compute_moments(MomentsPlan plan, const TensorGeometry& geometry, MomentsScratch& scratch,
                      ChannelMoments& result, ChannelsDone done) {
-  kernels::MomentsArgs& args = plan.args;
-  const std::size_t channels = geometry.channels;
-  const bool rows = plan.rows;
-  const std::size_t blocks = plan.blocks;
-  const std::size_t row_blocks = plan.row_blocks;
-  result.count = static_cast<std::int64_t>(geometry.elements / channels);
-  result.mean.resize(channels);
-  result.m2.resize(channels);
+  const MomentsPass pass(plan, geometry, scratch, result, done);
+  parallel_ranges(pass.chunks(), pass.chunks(), 1, 0, [&](std::size_t first, std::size_t end) {
+    for (std::size_t k = first; k < end; ++k) pass.reduce_chunk(k);
+  });
+  pass.finish();
+}
 
+MomentsPass::MomentsPass(const MomentsPlan& plan, const TensorGeometry& geometry,
+                         MomentsScratch& scratch, ChannelMoments& result, ChannelsDone done)
+    : plan_(plan), result_(result), done_(done), channels_(geometry.channels) {
+  kernels::MomentsArgs& args = plan_.args;
+  result.count = static_cast<std::int64_t>(geometry.elements / channels_);
+  result.mean.resize(channels_);
+  result.m2.resize(channels_);
   // One block per channel (a single sample's planes, or rows fitting one block): the kernel's
   // per-block results are already the answer, so it writes them straight into the result.
-  const bool single = rows ? row_blocks == 1 : plan.per_channel_blocks();
-  if (single) {
+  single_ = plan_.rows ? plan_.row_blocks == 1 : plan_.per_channel_blocks();
+  if (single_) {
     args.mean = result.mean.data();
     args.m2 = result.m2.data();
   } else {
-    const std::size_t partials = rows ? row_blocks * channels : blocks;
+    const std::size_t partials = plan_.rows ? plan_.row_blocks * channels_ : plan_.blocks;
     scratch.mean.resize(partials);
     scratch.m2.resize(partials);
     args.mean = scratch.mean.data();
     args.m2 = scratch.m2.data();
   }
-  parallel_ranges(blocks, plan.chunks, plan.align, 0, [&](std::size_t first, std::size_t end) {
-    plan.kernel(args, first, end);
-    if (single && done.fn != nullptr) {
-      // Rows in one row block: block b is channel slice b. Otherwise block b is channel b.
-      const std::size_t per_block = rows ? args.slice_channels : 1;
-      const std::size_t last = end * per_block;
-      done.fn(done.context, first * per_block, last < channels ? last : channels);
-    }
-  });
+}
 
-  if (single) return;
+void MomentsPass::reduce_chunk(std::size_t k) const {
+  const std::size_t first = chunk_boundary(plan_.blocks, plan_.chunks, k, plan_.align, 0);
+  const std::size_t end = chunk_boundary(plan_.blocks, plan_.chunks, k + 1, plan_.align, 0);
+  if (first < end) reduce(first, end);
+}
+
+void MomentsPass::reduce(std::size_t first, std::size_t end) const {
+  plan_.kernel(plan_.args, first, end);
+  if (single_ && done_.fn != nullptr) {
+    // Rows in one row block: block b is channel slice b. Otherwise block b is channel b.
+    const std::size_t per_block = plan_.rows ? plan_.args.slice_channels : 1;
+    const std::size_t last = end * per_block;
+    done_.fn(done_.context, first * per_block, last < channels_ ? last : channels_);
+  }
+}
+
+void MomentsPass::finish() const {
+  if (single_) return;
+  const kernels::MomentsArgs& args = plan_.args;
+  const std::size_t channels = channels_;
+  const std::size_t blocks = plan_.blocks;
+  ChannelMoments& result = result_;
   std::fill(result.mean.begin(), result.mean.end(), 0.0);
   std::fill(result.m2.begin(), result.m2.end(), 0.0);
   double merged = 0;  // values merged so far, the same for every channel
@@ -203,8 +221,8 @@ void compute_moments(MomentsPlan plan, const TensorGeometry& geometry, MomentsSc
     kernels::moments_kernels(active_isa()).merge(merge);
     merged += n;
   };
-  if (rows) {
-    for (std::size_t block = 0; block < row_blocks; ++block) {
+  if (plan_.rows) {
+    for (std::size_t block = 0; block < plan_.row_blocks; ++block) {
       const std::size_t first_row = block * args.block_rows;
       const double n = static_cast<double>(
           args.rows - first_row < args.block_rows ? args.rows - first_row : args.block_rows);
@@ -244,7 +262,7 @@ void compute_moments(MomentsPlan plan, const TensorGeometry& geometry, MomentsSc
       }
     }
   }
-  if (done.fn != nullptr) done.fn(done.context, 0, channels);
+  if (done_.fn != nullptr) done_.fn(done_.context, 0, channels);
 }
 
 }  // namespace bnrt::detail

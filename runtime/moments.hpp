@@ -81,6 +81,31 @@ struct ChannelsDone {
 void compute_moments(MomentsPlan plan, const TensorGeometry& geometry, MomentsScratch& scratch,
                      ChannelMoments& result, ChannelsDone done = {});
 
+/// compute_moments in parts, for a caller that shares out the chunks itself (the training
+/// forward runs them and its normalization in one fork-join): reduce() each chunk exactly
+/// once, from any threads, then finish() once on a thread that sees all their writes. The
+/// result is the same bit for bit as compute_moments'.
+class MomentsPass {
+ public:
+  MomentsPass(const MomentsPlan& plan, const TensorGeometry& geometry, MomentsScratch& scratch,
+              ChannelMoments& result, ChannelsDone done = {});
+  std::size_t chunks() const noexcept { return plan_.chunks; }
+  /// Chunk k's blocks (as compute_moments cuts them), and `done` on their channels when each
+  /// block is one channel range.
+  void reduce_chunk(std::size_t k) const;
+  /// Merges the blocks' moments in block order (unless each block was one channel range) and
+  /// runs `done` over all channels.
+  void finish() const;
+
+ private:
+  void reduce(std::size_t first, std::size_t end) const;
+  MomentsPlan plan_;
+  ChannelMoments& result_;
+  ChannelsDone done_;
+  std::size_t channels_;
+  bool single_;  ///< each block is one channel range: the kernel writes the result directly
+};
+
 /// Chan et al.'s combination of moments over count_a values with moments over count_b values
 /// (count_b > 0): the union's mean is mean_a + delta * count_b / n and its M2 is
 /// m2_a + m2_b + delta^2 * count_a * count_b / n, with delta = mean_b - mean_a and

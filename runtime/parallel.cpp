@@ -22,10 +22,8 @@ std::size_t tasks_for_bytes(std::size_t bytes, int max_threads) noexcept {
   return by_size < threads ? by_size : threads;
 }
 
-namespace {
-
 std::size_t chunk_boundary(std::size_t total, std::size_t chunks, std::size_t k, std::size_t align,
-                           std::size_t phase) {
+                           std::size_t phase) noexcept {
   if (k == 0) return 0;
   if (k >= chunks) return total;
   // total * k / chunks, without overflowing for huge totals (k < chunks, both small).
@@ -33,8 +31,6 @@ std::size_t chunk_boundary(std::size_t total, std::size_t chunks, std::size_t k,
   const std::size_t misalignment = (even + phase) % align;
   return even - (misalignment <= even ? misalignment : even);
 }
-
-}  // namespace
 
 void parallel_ranges(std::size_t total, std::size_t chunks, std::size_t align, std::size_t phase,
                      RangeBody body) {

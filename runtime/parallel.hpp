@@ -48,4 +48,9 @@ class RangeBody {
 void parallel_ranges(std::size_t total, std::size_t chunks, std::size_t align, std::size_t phase,
                      RangeBody body);
 
+/// Where parallel_ranges' chunk k of `chunks` starts (k = chunks: total), for callers that
+/// run chunks themselves.
+std::size_t chunk_boundary(std::size_t total, std::size_t chunks, std::size_t k, std::size_t align,
+                           std::size_t phase) noexcept;
+
 }  // namespace bnrt::detail
