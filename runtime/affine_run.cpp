@@ -109,7 +109,17 @@ void run_affine(const AffineRunConfig& config, const ChannelTables& tables,
                 const TensorGeometry& geometry, const ConstTensor& src, const ConstTensor* residual,
                 const MutableTensor& dst, std::size_t tasks) {
   if (geometry.elements == 0) return;
-  kernels::AffineArgs args;
+  const AffinePass pass = prepare_affine(config, tables, geometry, src, residual, dst, tasks);
+  parallel_ranges(pass.elements, pass.chunks, kFloatsPerCacheLine, pass.phase,
+                  [&](std::size_t begin, std::size_t end) { pass.kernel(pass.args, begin, end); });
+}
+
+AffinePass prepare_affine(const AffineRunConfig& config, const ChannelTables& tables,
+                          const TensorGeometry& geometry, const ConstTensor& src,
+                          const ConstTensor* residual, const MutableTensor& dst,
+                          std::size_t tasks) {
+  AffinePass pass;
+  kernels::AffineArgs& args = pass.args;
   args.src = src.data;
   args.residual = residual != nullptr ? residual->data : nullptr;
   args.dst = dst.data;
@@ -125,18 +135,23 @@ void run_affine(const AffineRunConfig& config, const ChannelTables& tables,
   args.inner = tables.channels() == 1 ? geometry.elements : geometry.inner;
   const int has_residual = residual != nullptr ? 1 : 0;
   const int clamp = static_cast<int>(config.clamp);
-  const kernels::AffineRangeFn kernel = rows ? config.kernels->channels_last[has_residual][clamp]
-                                             : config.kernels->channels_first[has_residual][clamp];
+  pass.kernel = rows ? config.kernels->channels_last[has_residual][clamp]
+                     : config.kernels->channels_first[has_residual][clamp];
 
   const std::size_t bytes = geometry.elements * sizeof(float);
-  const std::size_t chunks =
-      tasks != 0 ? tasks
-                 : tasks_for_bytes(bytes * (residual != nullptr ? 3 : 2), config.max_threads);
-  args.stream = use_streaming_stores(config, src, residual, dst, bytes, chunks);
-  const std::size_t phase =
-      (reinterpret_cast<std::uintptr_t>(dst.data) / sizeof(float)) % kFloatsPerCacheLine;
-  parallel_ranges(geometry.elements, chunks, kFloatsPerCacheLine, phase,
-                  [&](std::size_t begin, std::size_t end) { kernel(args, begin, end); });
+  pass.elements = geometry.elements;
+  pass.chunks = tasks != 0
+                    ? tasks
+                    : tasks_for_bytes(bytes * (residual != nullptr ? 3 : 2), config.max_threads);
+  args.stream = use_streaming_stores(config, src, residual, dst, bytes, pass.chunks);
+  pass.phase = (reinterpret_cast<std::uintptr_t>(dst.data) / sizeof(float)) % kFloatsPerCacheLine;
+  return pass;
+}
+
+void AffinePass::run_chunk(std::size_t k) const {
+  const std::size_t begin = chunk_boundary(elements, chunks, k, kFloatsPerCacheLine, phase);
+  const std::size_t end = chunk_boundary(elements, chunks, k + 1, kFloatsPerCacheLine, phase);
+  if (begin < end) kernel(args, begin, end);
 }
 
 PlaneAffine plane_affine(const AffineRunConfig& config, const TensorGeometry& geometry,

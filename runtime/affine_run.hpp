@@ -40,6 +40,22 @@ void run_affine(const AffineRunConfig& config, const ChannelTables& tables,
                 const TensorGeometry& geometry, const ConstTensor& src, const ConstTensor* residual,
                 const MutableTensor& dst, std::size_t tasks = 0);
 
+/// run_affine in parts, for a caller that runs the chunks itself: prepare_affine decides
+/// everything run_affine does (the tables' values may still be written before the chunks
+/// run), and run_chunk(k) does chunk k of `chunks`, each exactly once, from any threads.
+struct AffinePass {
+  kernels::AffineArgs args;
+  kernels::AffineRangeFn kernel = nullptr;
+  std::size_t elements = 0;
+  std::size_t chunks = 1;
+  std::size_t phase = 0;  ///< dst's offset from a cache line, in floats
+  void run_chunk(std::size_t k) const;
+};
+AffinePass prepare_affine(const AffineRunConfig& config, const ChannelTables& tables,
+                          const TensorGeometry& geometry, const ConstTensor& src,
+                          const ConstTensor* residual, const MutableTensor& dst,
+                          std::size_t tasks = 0);
+
 /// The channels-first kernel and its arguments, for callers that split a run by channel
 /// themselves (the training forward, which folds each slice of channels as its statistics
 /// come in). `scale` / `shift` are plain arrays of the channel count; the kernel reads only
