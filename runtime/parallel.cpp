@@ -8,6 +8,10 @@
 #include <tbb/partitioner.h>
 #include <tbb/task_arena.h>
 
+#include <array>
+#include <atomic>
+#include <thread>
+
 namespace bnrt::detail {
 
 int usable_threads(int max_threads) noexcept {
@@ -49,6 +53,80 @@ void parallel_ranges(std::size_t total, std::size_t chunks, std::size_t align, s
         }
       },
       tbb::static_partitioner{});
+}
+
+namespace {
+
+/// Waits for `done()`: a short spin (the other task is usually a few microseconds from it),
+/// then yielding, in case the thread we wait for shares this core.
+template <class Done>
+void wait_until(const Done& done) {
+  for (unsigned spins = 0; !done(); ++spins) {
+    if (spins < 4096) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
+
+/// One phase's chunks, each taken by exactly one task.
+class ChunkClaims {
+ public:
+  explicit ChunkClaims(std::size_t chunks) noexcept : chunks_(chunks) {
+    for (std::size_t k = 0; k < chunks; ++k) taken_[k].store(false, std::memory_order_relaxed);
+  }
+  /// Runs body on every chunk task t can still take, its own (t mod chunks) first.
+  template <class Body>
+  void take_all(std::size_t t, const Body& body) {
+    for (std::size_t i = 0; i < chunks_; ++i) {
+      const std::size_t k = (t + i) % chunks_;
+      if (!taken_[k].load(std::memory_order_relaxed) &&
+          !taken_[k].exchange(true, std::memory_order_acq_rel)) {
+        body(k);
+      }
+    }
+  }
+
+ private:
+  std::size_t chunks_;
+  std::array<std::atomic<bool>, kMaxTwoPhaseChunks> taken_;
+};
+
+}  // namespace
+
+void parallel_two_phases(std::size_t first_chunks, ChunkBody first, ChunkBody between,
+                         std::size_t second_chunks, ChunkBody second) {
+  const std::size_t tasks = first_chunks > second_chunks ? first_chunks : second_chunks;
+  if (tasks <= 1 || tasks > kMaxTwoPhaseChunks || first_chunks == 0) {
+    parallel_ranges(first_chunks, first_chunks, 1, 0, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t k = begin; k < end; ++k) first(k);
+    });
+    between(0);
+    parallel_ranges(second_chunks, second_chunks, 1, 0, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t k = begin; k < end; ++k) second(k);
+    });
+    return;
+  }
+  ChunkClaims first_claims(first_chunks), second_claims(second_chunks);
+  std::atomic<std::size_t> first_done{0};
+  std::atomic<bool> between_done{false};
+  parallel_ranges(tasks, tasks, 1, 0, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t t = begin; t < end; ++t) {
+      first_claims.take_all(t, [&](std::size_t k) {
+        first(k);
+        // Release this chunk's writes; the task that completes the count acquires them all.
+        if (first_done.fetch_add(1, std::memory_order_acq_rel) + 1 == first_chunks) {
+          between(0);
+          between_done.store(true, std::memory_order_release);
+        }
+      });
+      wait_until([&] { return between_done.load(std::memory_order_acquire); });
+      second_claims.take_all(t, second);
+    }
+  });
 }
 
 }  // namespace bnrt::detail

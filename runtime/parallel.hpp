@@ -48,6 +48,36 @@ class RangeBody {
 void parallel_ranges(std::size_t total, std::size_t chunks, std::size_t align, std::size_t phase,
                      RangeBody body);
 
+/// A non-owning callable `void(k)` for chunk k; cheap to pass, never allocates.
+class ChunkBody {
+ public:
+  template <class F>
+  ChunkBody(const F& f) noexcept  // NOLINT(google-explicit-constructor)
+      : object_(&f),
+        call_([](const void* object, std::size_t k) { (*static_cast<const F*>(object))(k); }) {}
+  void operator()(std::size_t k) const { call_(object_, k); }
+
+ private:
+  const void* object_;
+  void (*call_)(const void*, std::size_t);
+};
+
+/// Two dependent passes in one fork-join: first(k) for every k < first_chunks, then between(0)
+/// once, then second(k) for every k < second_chunks, shared by max(first_chunks,
+/// second_chunks) tasks. A fork-join costs 2-3 us here (see kMinBytesPerTask); this pays it
+/// once where two parallel_ranges calls pay it twice.
+///
+/// Task t takes chunk t of each phase first (so a thread tends to reread in the second phase
+/// what it read in the first), then any chunk not yet taken; between the phases it waits,
+/// spinning, until every first-phase chunk is done and between() has run (on the task that
+/// finished the last of them). A task only ever waits for chunks that a running task has
+/// taken, so the run cannot deadlock when the arena has fewer threads than tasks or runs them
+/// one after another: the first task then takes every chunk. Bodies must not throw. With
+/// more than kMaxTwoPhaseChunks chunks it falls back to two parallel_ranges-style fork-joins.
+inline constexpr std::size_t kMaxTwoPhaseChunks = 64;
+void parallel_two_phases(std::size_t first_chunks, ChunkBody first, ChunkBody between,
+                         std::size_t second_chunks, ChunkBody second);
+
 /// Where parallel_ranges' chunk k of `chunks` starts (k = chunks: total), for callers that
 /// run chunks themselves.
 std::size_t chunk_boundary(std::size_t total, std::size_t chunks, std::size_t k, std::size_t align,

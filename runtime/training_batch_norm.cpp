@@ -117,14 +117,16 @@ std::optional<kernels::RunningUpdateArgs> start_batch(detail::TrainingBatchNormS
 }
 
 /// Tasks for the whole forward, decided once from all of its traffic (src read twice, dst
-/// written, a residual read) and its fork-joins (`passes`: one when statistics and
-/// normalization go channel range by channel range in the same tasks, two otherwise). The
-/// statistics pass and the normalization then split the tensor the same way, so each thread
-/// normalizes what it has just read: two decisions, each from its own pass's bytes, could put
-/// one pass on one thread and the other on two, and half the data would move between cores.
-/// Two passes pay two fork-joins, so they need twice the traffic to split: on the Zen 5 VM the
-/// 392 KB tensors (NHWC 1x28x28x128, 1x14x14x512, 1x7x7x2048) ran their training forward
-/// in 7.5, 10.3 and 14.1 us on one thread against 12.4, 12.2 and 14.8 on two.
+/// written, a residual read) for both passes. The statistics pass and the normalization then
+/// split the tensor the same way, so each thread normalizes what it has just read: two
+/// decisions, each from its own pass's bytes, could put one pass on one thread and the other
+/// on two, and half the data would move between cores. `passes` is 1 when statistics and
+/// normalization go channel range by channel range in the same tasks (run_by_channel), 2 when
+/// the tasks wait for each other between the passes (parallel_two_phases), which needs twice
+/// the traffic to pay: on the Zen 5 VM the 392 KB tensors (NHWC 1x28x28x128, 1x14x14x512,
+/// 1x7x7x2048) ran their training forward in 7.5, 10.3 and 14.1 us on one thread against
+/// 12.4, 12.2 and 14.8 on two with a fork-join per pass, and 10.0-10.6, 11.3-11.6 and
+/// 18.7-19.8 on two in one fork-join (against 7.8-8.6, 9.1-9.6 and 11.8-12.8 on one).
 std::size_t forward_tasks(const detail::TrainingBatchNormState& state,
                           const detail::TensorGeometry& geometry, bool has_residual,
                           std::size_t passes) {
@@ -285,9 +287,9 @@ void TrainingBatchNorm::run_checked(ConstTensor src, const ConstTensor* residual
     run_by_channel(state, plan, tasks, geometry, src, residual, dst, batch);
     return;
   }
-  if (const std::size_t two_pass_tasks = forward_tasks(state, geometry, has_residual, 2);
-      two_pass_tasks != tasks) {
-    tasks = two_pass_tasks;
+  if (const std::size_t two_phase_tasks = forward_tasks(state, geometry, has_residual, 2);
+      two_phase_tasks != tasks) {
+    tasks = two_phase_tasks;
     plan = detail::plan_moments(src, geometry, tasks, StatsPrecision::fast);
   }
   // Statistics first (dst may alias src); each range of channels is folded straight into the
@@ -307,9 +309,17 @@ void TrainingBatchNorm::run_checked(ConstTensor src, const ConstTensor* residual
   const std::optional<kernels::RunningUpdateArgs> update = start_batch(state, geometry, batch);
   const auto [scale, shift] = state.tables.write_for_destination(dst.data);
   Done done{&kernels::moments_kernels(state.isa), fold_args(state, batch, scale, shift), update};
-  detail::compute_moments(plan, geometry, state.scratch, batch, {&Done::run, &done});
-  state.tables.complete_copy();
-  detail::run_affine(state.config, state.tables, geometry, src, residual, dst, tasks);
+  const detail::MomentsPass statistics(plan, geometry, state.scratch, batch, {&Done::run, &done});
+  const detail::AffinePass normalization =
+      detail::prepare_affine(state.config, state.tables, geometry, src, residual, dst, tasks);
+  // Both passes in one fork-join: a second one cost as much as the work on mid-sized tensors.
+  detail::parallel_two_phases(
+      statistics.chunks(), [&](std::size_t k) { statistics.reduce_chunk(k); },
+      [&](std::size_t) {
+        statistics.finish();
+        state.tables.complete_copy();
+      },
+      normalization.chunks, [&](std::size_t k) { normalization.run_chunk(k); });
 }
 
 std::size_t TrainingBatchNorm::channels() const noexcept { return state_->channels; }
