@@ -312,7 +312,8 @@ void TrainingBatchNorm::run_checked(ConstTensor src, const ConstTensor* residual
   const detail::MomentsPass statistics(plan, geometry, state.scratch, batch, {&Done::run, &done});
   const detail::AffinePass normalization =
       detail::prepare_affine(state.config, state.tables, geometry, src, residual, dst, tasks);
-  // Both passes in one fork-join: a second one cost as much as the work on mid-sized tensors.
+  // Both passes in one fork-join instead of one each (two threads, `bnrt bench train`: NHWC
+  // 1x28x28x512 42.4-43.3 -> 36.3-37.8 us, 4x28x28x256 84-85 -> 75-77).
   detail::parallel_two_phases(
       statistics.chunks(), [&](std::size_t k) { statistics.reduce_chunk(k); },
       [&](std::size_t) {
