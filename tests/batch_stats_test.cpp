@@ -271,6 +271,49 @@ TEST(MomentsDeterminism, ConcurrentAndNestedCallsMatchLoneCalls) {
   }
 }
 
+// The training forward runs its two passes in one fork-join whose tasks wait for each other
+// between the passes (parallel_two_phases). Forwards started from many tasks at once, so that
+// a forward's own tasks may find every thread busy and run one after another, must finish and
+// give what a lone forward gives.
+TEST(TrainingBatchNorm, ForwardsFromParallelTasksMatchLoneForwards) {
+  auto rng = make_rng(13);
+  const std::vector<std::pair<Layout, std::vector<std::int64_t>>> shapes = {
+      {Layout::nhwc, {4, 28, 28, 64}},  // row blocks: statistics merged between the passes
+      {Layout::nchw, {8, 32, 28, 28}},
+      {Layout::nhwc, {1, 15, 15, 2061}}};  // one row block: channel slices fold as they finish
+  std::vector<std::vector<float>> data, alone;
+  for (const auto& [layout, dims] : shapes) {
+    const std::size_t bytes = sizeof(float) * element_count(dims);
+    ASSERT_GE(tasks_in_arena(3 * bytes / 2, 2), 2u) << dims_text(dims);
+    data.push_back(channel_data(rng, layout, dims, 2.0, 3.0));
+    const std::size_t channels =
+        static_cast<std::size_t>(dims[static_cast<std::size_t>(layout_channel_axis(layout))]);
+    alone.emplace_back(data.back().size());
+    TrainingBatchNorm bn = TrainingBatchNorm::create(channels, {}, {});
+    tbb::task_arena(1).execute([&] {
+      bn.run(ConstTensor(data.back().data(), dims, layout),
+             MutableTensor(alone.back().data(), dims, layout));
+    });
+  }
+  constexpr std::size_t kCalls = 24;
+  std::vector<std::vector<float>> got(kCalls);
+  tbb::task_arena(2).execute([&] {
+    tbb::parallel_for(std::size_t{0}, kCalls, [&](std::size_t k) {
+      const auto& [layout, dims] = shapes[k % shapes.size()];
+      const std::vector<float>& x = data[k % shapes.size()];
+      const std::size_t channels =
+          static_cast<std::size_t>(dims[static_cast<std::size_t>(layout_channel_axis(layout))]);
+      got[k].resize(x.size());
+      TrainingBatchNorm bn = TrainingBatchNorm::create(channels, {}, {});
+      bn.run(ConstTensor(x.data(), dims, layout), MutableTensor(got[k].data(), dims, layout));
+    });
+  });
+  for (std::size_t k = 0; k < kCalls; ++k) {
+    EXPECT_EQ(got[k], alone[k % shapes.size()])
+        << "call " << k << ", " << dims_text(shapes[k % shapes.size()].second);
+  }
+}
+
 // ISAs sum in different orders (vector widths differ): equal within rounding, not bitwise.
 TEST(MomentsDeterminism, IsasAgreeWithinRounding) {
   auto rng = make_rng(7);
