@@ -153,9 +153,7 @@ ChannelMoments compute_moments(const ConstTensor& x, const TensorGeometry& geome
 void compute_moments(MomentsPlan plan, const TensorGeometry& geometry, MomentsScratch& scratch,
                      ChannelMoments& result, ChannelsDone done) {
   const MomentsPass pass(plan, geometry, scratch, result, done);
-  parallel_ranges(pass.chunks(), pass.chunks(), 1, 0, [&](std::size_t first, std::size_t end) {
-    for (std::size_t k = first; k < end; ++k) pass.reduce_chunk(k);
-  });
+  parallel_chunks(pass.chunks(), [&](std::size_t k) { pass.reduce_chunk(k); });
   pass.finish();
 }
 

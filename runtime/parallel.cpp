@@ -55,6 +55,12 @@ void parallel_ranges(std::size_t total, std::size_t chunks, std::size_t align, s
       tbb::static_partitioner{});
 }
 
+void parallel_chunks(std::size_t chunks, ChunkBody body) {
+  parallel_ranges(chunks, chunks, 1, 0, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t k = begin; k < end; ++k) body(k);
+  });
+}
+
 namespace {
 
 /// Waits for `done()`: a short spin (the other task is usually a few microseconds from it),
@@ -101,31 +107,25 @@ void parallel_two_phases(std::size_t first_chunks, ChunkBody first, ChunkBody be
                          std::size_t second_chunks, ChunkBody second) {
   const std::size_t tasks = first_chunks > second_chunks ? first_chunks : second_chunks;
   if (tasks <= 1 || tasks > kMaxTwoPhaseChunks || first_chunks == 0) {
-    parallel_ranges(first_chunks, first_chunks, 1, 0, [&](std::size_t begin, std::size_t end) {
-      for (std::size_t k = begin; k < end; ++k) first(k);
-    });
+    parallel_chunks(first_chunks, first);
     between(0);
-    parallel_ranges(second_chunks, second_chunks, 1, 0, [&](std::size_t begin, std::size_t end) {
-      for (std::size_t k = begin; k < end; ++k) second(k);
-    });
+    parallel_chunks(second_chunks, second);
     return;
   }
   ChunkClaims first_claims(first_chunks), second_claims(second_chunks);
   std::atomic<std::size_t> first_done{0};
   std::atomic<bool> between_done{false};
-  parallel_ranges(tasks, tasks, 1, 0, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t t = begin; t < end; ++t) {
-      first_claims.take_all(t, [&](std::size_t k) {
-        first(k);
-        // Release this chunk's writes; the task that completes the count acquires them all.
-        if (first_done.fetch_add(1, std::memory_order_acq_rel) + 1 == first_chunks) {
-          between(0);
-          between_done.store(true, std::memory_order_release);
-        }
-      });
-      wait_until([&] { return between_done.load(std::memory_order_acquire); });
-      second_claims.take_all(t, second);
-    }
+  parallel_chunks(tasks, [&](std::size_t t) {
+    first_claims.take_all(t, [&](std::size_t k) {
+      first(k);
+      // Release this chunk's writes; the task that completes the count acquires them all.
+      if (first_done.fetch_add(1, std::memory_order_acq_rel) + 1 == first_chunks) {
+        between(0);
+        between_done.store(true, std::memory_order_release);
+      }
+    });
+    wait_until([&] { return between_done.load(std::memory_order_acquire); });
+    second_claims.take_all(t, second);
   });
 }
 

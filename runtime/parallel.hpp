@@ -62,6 +62,9 @@ class ChunkBody {
   void (*call_)(const void*, std::size_t);
 };
 
+/// Runs body(k) for every k < chunks, one TBB task each (directly when chunks <= 1).
+void parallel_chunks(std::size_t chunks, ChunkBody body);
+
 /// Two dependent passes in one fork-join: first(k) for every k < first_chunks, then between(0)
 /// once, then second(k) for every k < second_chunks, shared by max(first_chunks,
 /// second_chunks) tasks. A fork-join costs 2-3 us here (see kMinBytesPerTask); this pays it
