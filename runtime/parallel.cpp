@@ -3,6 +3,8 @@
 // global_control or an arena of our own.
 #include "parallel.hpp"
 
+#include "bnrt/threads.hpp"
+
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 #include <tbb/partitioner.h>
@@ -20,9 +22,11 @@ int usable_threads(int max_threads) noexcept {
 }
 
 std::size_t tasks_for_bytes(std::size_t bytes, int max_threads) noexcept {
-  const std::size_t by_size = bytes / kMinBytesPerTask;
-  if (by_size < 2) return 1;
+  if (bytes < 2 * kLeastTaskBytes) return 1;  // below any threshold: skip the arena query
   const auto threads = static_cast<std::size_t>(usable_threads(max_threads));
+  if (threads < 2) return 1;
+  const std::size_t by_size = bytes / min_task_bytes();
+  if (by_size < 2) return 1;
   return by_size < threads ? by_size : threads;
 }
 

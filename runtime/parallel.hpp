@@ -6,19 +6,15 @@
 
 namespace bnrt::detail {
 
-/// Below this many bytes (read + written) per task, splitting costs more than it saves: handing
-/// a task to a TBB worker and joining it costs 2-3 us. Zen 4 dev VM (NCHW affine pass, 2
-/// threads against 1): 196 KiB of traffic ran 0.97x, 392 KiB 1.2x, 784 KiB 1.5x, and 192 KiB
-/// per task was the threshold. On the Zen 5 VM the fork-join costs more: at 192 KiB the
-/// 196 KB tensors of 1x256x14x14 took 3.9-4.0 us on two threads against 1.9 on one; at 384
-/// KiB (`bnrt bench --threads 2`, two runs each, % of memcpy) NCHW 78-82 -> 128-153, NHWC
-/// 71-77 -> 109-111, and the training forward of the same shape 7.7-9.2 -> 4.8-7.4 us, with
-/// every other row of the ladder unchanged (784 KB of traffic still splits in two).
-inline constexpr std::size_t kMinBytesPerTask = 384 * 1024;
+/// No task has less traffic than this (bytes read + written): the floor of min_task_bytes()
+/// (include/bnrt/threads.hpp), which measures how much traffic pays for a fork-join on this
+/// machine (about 1.3 us on the Zen 4 dev VM, 2.3 us on the Zen 5 one; see task_threshold.cpp).
+inline constexpr std::size_t kLeastTaskBytes = 192 * 1024;
 
 /// How many tasks `bytes` of memory traffic are worth: at most `max_threads` (as in
-/// usable_threads), one per kMinBytesPerTask, at least 1. Asks TBB for the arena's concurrency
-/// only when there could be two (that query costs more than a tiny tensor's whole run).
+/// usable_threads), one per min_task_bytes(), at least 1. Asks TBB for the arena's concurrency
+/// only when there could be two (that query costs more than a tiny tensor's whole run), and
+/// measures the threshold the first time a run could split.
 std::size_t tasks_for_bytes(std::size_t bytes, int max_threads) noexcept;
 
 /// Threads a run may use: the current tbb::task_arena's concurrency, lowered to
@@ -67,7 +63,7 @@ void parallel_chunks(std::size_t chunks, ChunkBody body);
 
 /// Two dependent passes in one fork-join: first(k) for every k < first_chunks, then between(0)
 /// once, then second(k) for every k < second_chunks, shared by max(first_chunks,
-/// second_chunks) tasks. A fork-join costs 2-3 us here (see kMinBytesPerTask); this pays it
+/// second_chunks) tasks. A fork-join costs 1-3 us (see min_task_bytes); this pays it
 /// once where two parallel_ranges calls pay it twice.
 ///
 /// Task t takes chunk t of each phase first (so a thread tends to reread in the second phase

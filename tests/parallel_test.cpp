@@ -1,16 +1,21 @@
 // White-box tests of parallel_two_phases (runtime/parallel.hpp): every chunk of each phase runs
 // exactly once, the second phase only after the first and between(), and the run finishes when
 // the arena has fewer threads than tasks (one thread takes every chunk; nobody waits for a
-// task that never started).
+// task that never started). And the task threshold (bnrt/threads.hpp): measured within its
+// bounds or fixed by BNRT_TASK_BYTES (CTest runs this binary again with it set), and
+// tasks_for_bytes splits exactly at it.
 #include <gtest/gtest.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "bnrt/threads.hpp"
 #include "parallel.hpp"
 
 namespace bnrt::testing {
@@ -92,6 +97,64 @@ TEST(ParallelTwoPhases, FinishesWhenTheOtherThreadsAreBusy) {
     });
   });
   EXPECT_EQ(failures.load(), 0);
+}
+
+constexpr std::size_t kCeiling = 384 * 1024;
+
+std::size_t tasks_for_bytes_in_arena(std::size_t bytes, int threads) {
+  std::size_t tasks = 0;
+  tbb::task_arena(threads).execute([&] { tasks = detail::tasks_for_bytes(bytes, 0); });
+  return tasks;
+}
+
+/// min_task_bytes() asked in a two-thread arena until a measurement has succeeded (a new
+/// arena's worker may take milliseconds to join; until then the answer is the ceiling).
+std::size_t settled_task_bytes() {
+  std::size_t bytes = 0;
+  tbb::task_arena(2).execute([&] {
+    for (int attempt = 0; attempt < 20 && (bytes = min_task_bytes()) == kCeiling; ++attempt) {
+    }
+  });
+  return bytes;
+}
+
+TEST(TaskThreshold, MeasuredWithinBoundsOrFixedByTheEnvironment) {
+  const std::size_t bytes = settled_task_bytes();
+  if (const char* fixed = std::getenv("BNRT_TASK_BYTES")) {
+    const std::size_t expected =
+        std::max<std::size_t>(std::strtoull(fixed, nullptr, 10), detail::kLeastTaskBytes);
+    EXPECT_EQ(bytes, expected) << "BNRT_TASK_BYTES=" << fixed;
+  } else {
+    EXPECT_GE(bytes, detail::kLeastTaskBytes);
+    EXPECT_LE(bytes, kCeiling);
+  }
+  // Once measured it stays: every later run of the process splits alike.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(min_task_bytes(), bytes);
+}
+
+TEST(TaskThreshold, TasksForBytesSplitsExactlyAtIt) {
+  const std::size_t per_task = settled_task_bytes();
+  EXPECT_EQ(tasks_for_bytes_in_arena(2 * per_task - 1, 2), 1u);
+  EXPECT_EQ(tasks_for_bytes_in_arena(2 * per_task, 2), 2u);
+  EXPECT_EQ(tasks_for_bytes_in_arena(3 * per_task - 1, 3), 2u);
+  EXPECT_EQ(tasks_for_bytes_in_arena(3 * per_task, 3), 3u);
+  EXPECT_EQ(tasks_for_bytes_in_arena(100 * per_task, 3), 3u);  // never more than the threads
+  EXPECT_EQ(tasks_for_bytes_in_arena(100 * per_task, 1), 1u);
+}
+
+TEST(TaskThreshold, AskedFromManyTasksAtOnceEveryAnswerIsInBounds) {
+  // Concurrent first asks: one measures, the others get the ceiling meanwhile, none waits.
+  std::atomic<int> out_of_bounds{0};
+  tbb::task_arena(2).execute([&] {
+    tbb::parallel_for(0, 64, [&](int) {
+      const std::size_t bytes = min_task_bytes();
+      if (bytes < detail::kLeastTaskBytes ||
+          (std::getenv("BNRT_TASK_BYTES") == nullptr && bytes > kCeiling)) {
+        ++out_of_bounds;
+      }
+    });
+  });
+  EXPECT_EQ(out_of_bounds.load(), 0);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 
 #include "batch_norm_cases.hpp"
 #include "bnrt/isa.hpp"
+#include "bnrt/threads.hpp"
 #include "cli_args.hpp"
 #include "conv_bench_command.hpp"
 #include "interleaved_timer.hpp"
@@ -212,8 +213,9 @@ std::string cell(std::optional<double> value, const char* format) {
 void print_header(const char* what, const Options& options) {
   std::printf("# %s, out of place, fp32; medians of %d interleaved samples of %.1f ms\n", what,
               options.timing.rounds, options.timing.sample_seconds * 1e3);
-  std::printf("# machine: %s; bnrt ISA: %s\n", describe_machine().c_str(),
-              std::string(isa_name(active_isa())).c_str());
+  std::printf("# machine: %s; bnrt ISA: %s; a task per %zu KiB of traffic (measured)\n",
+              describe_machine().c_str(), std::string(isa_name(active_isa())).c_str(),
+              min_task_bytes() / 1024);
   std::printf(
       "# ratios (%%, x_, train/eval) are medians over rounds of the round's two samples, which "
       "are taken milliseconds apart\n");

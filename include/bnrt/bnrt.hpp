@@ -10,4 +10,5 @@
 #include "bnrt/fold.hpp"
 #include "bnrt/isa.hpp"
 #include "bnrt/tensor.hpp"
+#include "bnrt/threads.hpp"
 #include "bnrt/training_batch_norm.hpp"
