@@ -29,7 +29,9 @@ namespace {
 
 constexpr std::size_t kFloorBytes = detail::kLeastTaskBytes;  // Zen 4 VM's threshold
 constexpr std::size_t kCeilingBytes = 384 * 1024;  // Zen 5 VM's, and the value until measured
-constexpr int kMaxAttempts = 16;                   // at most about 17 ms in all
+// Failed attempts cost up to about 1 ms each (the wait for a worker), so a process whose
+// arena never lends a second thread (all busy in an outer loop) pays at most about 9 ms, once.
+constexpr int kMaxAttempts = 8;
 
 /// 32768 floats in and out: 256 KiB of traffic, in L2 on any core with 512 KiB or more, as the
 /// 0.4-1.6 MB tensors whose split this decides are.
