@@ -3,8 +3,6 @@
 // global_control or an arena of our own.
 #include "parallel.hpp"
 
-#include "bnrt/threads.hpp"
-
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 #include <tbb/partitioner.h>
@@ -13,6 +11,8 @@
 #include <array>
 #include <atomic>
 #include <thread>
+
+#include "bnrt/threads.hpp"
 
 namespace bnrt::detail {
 
