@@ -17,6 +17,7 @@
 
 #include "bnrt/threads.hpp"
 #include "parallel.hpp"
+#include "task_split.hpp"
 
 namespace bnrt::testing {
 namespace {
@@ -101,12 +102,6 @@ TEST(ParallelTwoPhases, FinishesWhenTheOtherThreadsAreBusy) {
 
 constexpr std::size_t kCeiling = 384 * 1024;
 
-std::size_t tasks_for_bytes_in_arena(std::size_t bytes, int threads) {
-  std::size_t tasks = 0;
-  tbb::task_arena(threads).execute([&] { tasks = detail::tasks_for_bytes(bytes, 0); });
-  return tasks;
-}
-
 /// min_task_bytes() asked in a two-thread arena until a measurement has succeeded (a new
 /// arena's worker may take milliseconds to join; until then the answer is the ceiling).
 std::size_t settled_task_bytes() {
@@ -134,12 +129,12 @@ TEST(TaskThreshold, MeasuredWithinBoundsOrFixedByTheEnvironment) {
 
 TEST(TaskThreshold, TasksForBytesSplitsExactlyAtIt) {
   const std::size_t per_task = settled_task_bytes();
-  EXPECT_EQ(tasks_for_bytes_in_arena(2 * per_task - 1, 2), 1u);
-  EXPECT_EQ(tasks_for_bytes_in_arena(2 * per_task, 2), 2u);
-  EXPECT_EQ(tasks_for_bytes_in_arena(3 * per_task - 1, 3), 2u);
-  EXPECT_EQ(tasks_for_bytes_in_arena(3 * per_task, 3), 3u);
-  EXPECT_EQ(tasks_for_bytes_in_arena(100 * per_task, 3), 3u);  // never more than the threads
-  EXPECT_EQ(tasks_for_bytes_in_arena(100 * per_task, 1), 1u);
+  EXPECT_EQ(tasks_in_arena(2 * per_task - 1, 2), 1u);
+  EXPECT_EQ(tasks_in_arena(2 * per_task, 2), 2u);
+  EXPECT_EQ(tasks_in_arena(3 * per_task - 1, 3), 2u);
+  EXPECT_EQ(tasks_in_arena(3 * per_task, 3), 3u);
+  EXPECT_EQ(tasks_in_arena(100 * per_task, 3), 3u);  // never more than the threads
+  EXPECT_EQ(tasks_in_arena(100 * per_task, 1), 1u);
 }
 
 TEST(TaskThreshold, AskedFromManyTasksAtOnceEveryAnswerIsInBounds) {
