@@ -4,6 +4,7 @@
 
 #include "affine_run.hpp"
 #include "errors.hpp"
+#include "fold.hpp"
 
 namespace bnrt {
 namespace detail {
@@ -24,7 +25,8 @@ BatchNorm::BatchNorm(std::shared_ptr<const detail::BatchNormState> state) noexce
     : state_(std::move(state)) {}
 
 BatchNorm BatchNorm::create(const BatchNormParams& params, const BatchNormOptions& options) {
-  return from_affine(fold_batch_norm(params, kOp), options);
+  // The shift from the float scale the tables hold (see ShiftFrom).
+  return from_affine(detail::fold_params(params, kOp, detail::ShiftFrom::float_scale), options);
 }
 
 BatchNorm BatchNorm::from_affine(const ChannelAffine& affine, const BatchNormOptions& options) {

@@ -33,13 +33,22 @@ void check_finite(std::string_view op, std::string_view name, std::span<const T>
   }
 }
 
+/// The scale a channel's shift is computed from (see ShiftFrom). A scale past float's range
+/// keeps its double value: the op then reports it as an overflow, which an infinite scale in
+/// the shift would have turned into a NaN shift first.
+double shift_scale(double scale, detail::ShiftFrom shift_from) {
+  if (shift_from == detail::ShiftFrom::exact_scale) return scale;
+  const float rounded = static_cast<float>(scale);
+  return std::isfinite(rounded) ? static_cast<double>(rounded) : scale;
+}
+
 }  // namespace
 
 namespace detail {
 
 ChannelAffine fold_statistics(std::string_view op, std::span<const double> mean,
                               std::span<const double> var, std::span<const double> gamma,
-                              std::span<const double> beta, double eps) {
+                              std::span<const double> beta, double eps, ShiftFrom shift_from) {
   const std::size_t channels = mean.size();
   if (channels == 0) fail(ErrorCode::channel_mismatch, op, "mean is empty (need one per channel)");
   check_length(op, "var", var.size(), channels, false);
@@ -76,22 +85,25 @@ ChannelAffine fold_statistics(std::string_view op, std::span<const double> mean,
     const double g = gamma.empty() ? 1.0 : gamma[c];
     const double b = beta.empty() ? 0.0 : beta[c];
     // sqrt and division in double carry ~1e-16 relative error, far below the float rounding
-    // that follows; computing shift from the unrounded scale keeps the two consistent.
+    // that follows.
     const double scale = g / std::sqrt(denominator);
     affine.scale[c] = scale;
-    affine.shift[c] = b - mean[c] * scale;
+    affine.shift[c] = b - mean[c] * shift_scale(scale, shift_from);
   }
   return affine;
 }
 
 }  // namespace detail
 
-ChannelAffine fold_batch_norm(const BatchNormParams& params, std::string_view op) {
+ChannelAffine detail::fold_params(const BatchNormParams& params, std::string_view op,
+                                  ShiftFrom shift_from) {
   // Statistics arrive as float and widen exactly; the fold itself is in double.
-  const std::vector<double> mean(params.mean.begin(), params.mean.end());
-  const std::vector<double> var(params.var.begin(), params.var.end());
-  return detail::fold_statistics(op, mean, var, detail::widen(params.gamma),
-                                 detail::widen(params.beta), params.eps);
+  return fold_statistics(op, widen(params.mean), widen(params.var), widen(params.gamma),
+                         widen(params.beta), params.eps, shift_from);
+}
+
+ChannelAffine fold_batch_norm(const BatchNormParams& params, std::string_view op) {
+  return detail::fold_params(params, op, detail::ShiftFrom::exact_scale);
 }
 
 }  // namespace bnrt

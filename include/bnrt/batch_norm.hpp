@@ -45,7 +45,10 @@ struct BatchNormState;
 class BatchNorm {
  public:
   /// Folds `params` (see fold_batch_norm for the formula and the errors it throws), rounds
-  /// scale and shift once to float and selects the kernel for active_isa().
+  /// scale once to float, computes shift = beta - mean * scale in double from that float
+  /// scale and rounds it once, and selects the kernel for active_isa(). (Shift from the
+  /// stored scale: the output is then (x - mean) * scale + beta up to the shift's rounding,
+  /// so with a large common offset the scale's rounding is not multiplied by |x|.)
   /// Throws bnrt::Error on bad statistics, a folded value that overflows float, or an
   /// activation with lo > hi or a NaN bound.
   static BatchNorm create(const BatchNormParams& params, const BatchNormOptions& options = {});

@@ -792,7 +792,8 @@ void fold_moments(const FoldArgs& args) noexcept {
   const vecd eps = Ops::broadcast_d(args.eps);
   auto fold = [&](const vecd& mean, const vecd& m2, const vecd& gamma, const vecd& beta,
                   vecd& scale, vecd& shift) {
-    scale = gamma * inverse_sqrt_d<Ops>(Ops::fma_d(m2, inverse_count, eps));
+    // The shift from the scale as the float table will hold it (see detail::ShiftFrom).
+    scale = Ops::round_to_float_d(gamma * inverse_sqrt_d<Ops>(Ops::fma_d(m2, inverse_count, eps)));
     shift = beta - mean * scale;
   };
   // Locals: stores through float pointers may alias the args struct, which would otherwise be

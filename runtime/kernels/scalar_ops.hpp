@@ -65,6 +65,9 @@ struct ScalarOps {
   static vecd widen_hi(vec) noexcept { return 0.0; }
   static vec sub_first(vec x, vec shift, std::size_t n) noexcept { return n ? x - shift : 0.0f; }
   static void store_d(double* dst, vecd value) noexcept { *dst = value; }
+  static vecd round_to_float_d(vecd value) noexcept {
+    return static_cast<double>(static_cast<float>(value));
+  }
   static void store_narrowed(float* dst, vecd value) noexcept {
     store(dst, static_cast<float>(value));
   }

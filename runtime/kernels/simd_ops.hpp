@@ -369,6 +369,16 @@ struct SimdOps {
                          _mm512_shuffle_f32x4(halves[0], halves[1], _MM_SHUFFLE(3, 1, 3, 1)));
   }
 
+  /// Each lane rounded to float and back: the value a float table will hold.
+  static vecd round_to_float_d(const vecd& value) noexcept {
+    if constexpr (is_avx512) {
+      return _mm512_cvtps_pd(_mm512_cvtpd_ps(value));
+    } else if constexpr (is_avx2) {
+      return _mm256_cvtps_pd(_mm256_cvtpd_ps(value));
+    } else {
+      return _mm_cvtps_pd(_mm_cvtpd_ps(value));
+    }
+  }
   /// Rounds dlanes doubles to float and stores them at dst.
   static void store_narrowed(float* dst, const vecd& value) noexcept {
     if constexpr (is_avx512) {
