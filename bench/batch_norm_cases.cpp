@@ -4,6 +4,7 @@
 #include <benchmark/benchmark.h>
 #include <tbb/task_arena.h>
 
+#include "interleaved_timer.hpp"
 #include "shapes.hpp"
 
 namespace bnrt::bench {
@@ -129,6 +130,7 @@ std::string benchmark_name(const BatchNormCase& c) {
 
 void register_batch_norm_benchmarks(const std::vector<BatchNormCase>& cases, double min_time,
                                     int repetitions) {
+  for (const BatchNormCase& c : cases) settle_task_threshold(c.threads);
   for (const BatchNormCase& c : cases) {
     auto* b = benchmark::RegisterBenchmark(benchmark_name(c).c_str(),
                                            [c](benchmark::State& state) { run_case(state, c); });

@@ -9,6 +9,7 @@
 
 #include "bench_buffers.hpp"
 #include "bnrt/batch_norm.hpp"
+#include "interleaved_timer.hpp"
 
 namespace bnrt::bench {
 namespace {
@@ -222,6 +223,7 @@ std::string conv_benchmark_name(const ConvBenchCase& c) {
 
 void register_conv_benchmarks(const std::vector<ConvBenchCase>& cases, double min_time,
                               int repetitions) {
+  for (const ConvBenchCase& c : cases) settle_task_threshold(c.threads);
   for (const ConvBenchCase& c : cases) {
     benchmark::RegisterBenchmark(conv_benchmark_name(c).c_str(),
                                  [c](benchmark::State& state) {

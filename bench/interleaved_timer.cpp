@@ -1,11 +1,15 @@
 // Round-robin median timing (see interleaved_timer.hpp).
 #include "interleaved_timer.hpp"
 
+#include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <thread>
+
+#include "bnrt/threads.hpp"
 
 namespace bnrt::bench {
 namespace {
@@ -25,10 +29,27 @@ double time_calls(Runner& runner, long calls) {
 
 }  // namespace
 
+void settle_task_threshold(int threads) {
+  if (threads < 2 || min_task_bytes_final()) return;
+  tbb::task_arena(threads).execute([threads] {
+    const auto deadline = Clock::now() + std::chrono::seconds(1);
+    while (!min_task_bytes_final() && Clock::now() < deadline) {
+      // Keep the arena's workers busy between attempts rather than sleeping: a parked TBB
+      // worker took 1-5 ms to wake on the dev VMs, longer than an attempt waits for it.
+      const auto busy_until = Clock::now() + std::chrono::milliseconds(2);
+      tbb::parallel_for(0, threads, [&](int) {
+        while (Clock::now() < busy_until) std::this_thread::yield();
+      });
+      min_task_bytes();
+    }
+  });
+}
+
 std::vector<std::optional<double>> measure_round_robin(
     const std::vector<std::unique_ptr<Runner>>& runners, int threads, const TimingOptions& options,
     std::vector<std::vector<double>>* samples_us) {
   std::vector<std::optional<double>> medians(runners.size());
+  settle_task_threshold(threads);
   tbb::task_arena arena(threads);
   arena.execute([&] {
     // Warm up (page faults, lazy init), then size each sample to ~sample_seconds.

@@ -10,9 +10,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bnrt/threads.hpp"
@@ -102,15 +104,22 @@ TEST(ParallelTwoPhases, FinishesWhenTheOtherThreadsAreBusy) {
 
 constexpr std::size_t kCeiling = 384 * 1024;
 
-/// min_task_bytes() asked in a two-thread arena until a measurement has succeeded (a new
-/// arena's worker may take milliseconds to join; until then the answer is the ceiling).
+/// min_task_bytes() asked in a two-thread arena until it is final (a new arena's worker may
+/// take milliseconds to join; until then the answer is the ceiling, and failed attempts are
+/// retried 10 ms apart, eight at most), the arena kept busy in between so that its worker is
+/// awake when an attempt comes (as bench::settle_task_threshold does).
 std::size_t settled_task_bytes() {
-  std::size_t bytes = 0;
   tbb::task_arena(2).execute([&] {
-    for (int attempt = 0; attempt < 20 && (bytes = min_task_bytes()) == kCeiling; ++attempt) {
+    for (int attempt = 0; attempt < 500 && !min_task_bytes_final(); ++attempt) {
+      const auto busy_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1);
+      tbb::parallel_for(0, 2, [&](int) {
+        while (std::chrono::steady_clock::now() < busy_until) std::this_thread::yield();
+      });
+      min_task_bytes();
     }
   });
-  return bytes;
+  EXPECT_TRUE(min_task_bytes_final()) << "eight attempts 10 ms apart take about 80 ms";
+  return min_task_bytes();
 }
 
 TEST(TaskThreshold, MeasuredWithinBoundsOrFixedByTheEnvironment) {
@@ -135,6 +144,40 @@ TEST(TaskThreshold, TasksForBytesSplitsExactlyAtIt) {
   EXPECT_EQ(tasks_in_arena(3 * per_task, 3), 3u);
   EXPECT_EQ(tasks_in_arena(100 * per_task, 3), 3u);  // never more than the threads
   EXPECT_EQ(tasks_in_arena(100 * per_task, 1), 1u);
+}
+
+// A first attempt made while the arena's other thread is busy fails (its split never runs on
+// a second thread): the answer is the ceiling, not final, and a later attempt, once the thread
+// is free, measures. Needs a fresh process (CTest entry task_bytes_retried_after_busy_arena).
+TEST(TaskThreshold, FailedAttemptIsRetriedOnceAThreadIsFree) {
+  if (std::getenv("BNRT_TASK_BYTES") != nullptr || min_task_bytes_final()) {
+    GTEST_SKIP() << "the threshold is already final in this process";
+  }
+  std::atomic<bool> release{false};
+  std::atomic<bool> holding{false};
+  std::size_t while_busy = 0;
+  bool final_while_busy = true;
+  tbb::task_arena arena(2);
+  arena.execute([&] {
+    tbb::parallel_for(
+        0, 2,
+        [&](int i) {
+          if (i == 1 && !holding.exchange(true)) {  // the first task to get here holds its thread
+            while (!release.load()) std::this_thread::yield();
+            return;
+          }
+          while (!holding.load()) std::this_thread::yield();
+          while_busy = min_task_bytes();
+          final_while_busy = min_task_bytes_final();
+          release = true;
+        },
+        tbb::simple_partitioner{});
+  });
+  EXPECT_EQ(while_busy, kCeiling);
+  EXPECT_FALSE(final_while_busy);
+  const std::size_t bytes = settled_task_bytes();
+  EXPECT_GE(bytes, detail::kLeastTaskBytes);
+  EXPECT_LE(bytes, kCeiling);
 }
 
 TEST(TaskThreshold, AskedFromManyTasksAtOnceEveryAnswerIsInBounds) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <string_view>
@@ -213,9 +214,12 @@ std::string cell(std::optional<double> value, const char* format) {
 void print_header(const char* what, const Options& options) {
   std::printf("# %s, out of place, fp32; medians of %d interleaved samples of %.1f ms\n", what,
               options.timing.rounds, options.timing.sample_seconds * 1e3);
-  std::printf("# machine: %s; bnrt ISA: %s; a task per %zu KiB of traffic (measured)\n",
+  const char* task_bytes_source = std::getenv("BNRT_TASK_BYTES") != nullptr ? "BNRT_TASK_BYTES"
+                                  : min_task_bytes_final()                  ? "measured"
+                                                                            : "not measured";
+  std::printf("# machine: %s; bnrt ISA: %s; a task per %zu KiB of traffic (%s)\n",
               describe_machine().c_str(), std::string(isa_name(active_isa())).c_str(),
-              min_task_bytes() / 1024);
+              min_task_bytes() / 1024, task_bytes_source);
   std::printf(
       "# ratios (%%, x_, train/eval) are medians over rounds of the round's two samples, which "
       "are taken milliseconds apart\n");

@@ -13,10 +13,16 @@ namespace bnrt {
 /// bnrt times its own affine kernel over 256 KiB on one thread and split across two, and asks
 /// of a task the traffic the kernel moves in the time the split's fork-join costs, bounded to
 /// [192 KiB, 384 KiB] (the thresholds measured on the Zen 4 and Zen 5 dev VMs). Until a
-/// measurement succeeds (the arena's second thread must take part) it is 384 KiB. The
+/// measurement succeeds (the arena's second thread must take part) it is 384 KiB; failed
+/// attempts are retried at least 10 ms apart, eight at most, after which 384 KiB stays. The
 /// BNRT_TASK_BYTES environment variable (a byte count, read once; 192 KiB at least) fixes it
 /// instead. The threshold never changes results: they are bitwise identical for any task
 /// count.
 std::size_t min_task_bytes() noexcept;
+
+/// Whether min_task_bytes() is final for this process (measured, given up on, or fixed by
+/// BNRT_TASK_BYTES): a benchmark asks it, from a multi-thread arena, until it is, so that
+/// every row it times splits alike.
+bool min_task_bytes_final() noexcept;
 
 }  // namespace bnrt
