@@ -48,6 +48,9 @@ class Runner {
   /// another implementation (oneDNN's OpenMP workers otherwise spin for milliseconds after a
   /// call, taking the second core away from whatever is measured next).
   virtual void settle() {}
+  /// Whether run() splits its work across the arena's TBB threads (oneDNN uses OpenMP's), so
+  /// that the timer wakes them before a sample.
+  virtual bool uses_tbb_threads() const { return true; }
 };
 
 /// Whether this build can measure `impl` doing `op` (oneDNN is optional; the naive loop is

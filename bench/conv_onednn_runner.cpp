@@ -71,6 +71,7 @@ class OnednnConvRunner final : public Runner {
   }
 
   void settle() override { omp_pause_resource_all(omp_pause_soft); }
+  bool uses_tbb_threads() const override { return false; }
 
  private:
   int threads_;

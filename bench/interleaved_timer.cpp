@@ -5,6 +5,7 @@
 #include <tbb/task_arena.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <thread>
@@ -25,6 +26,23 @@ double time_calls(Runner& runner, long calls) {
   const auto start = Clock::now();
   for (long k = 0; k < calls; ++k) runner.run();
   return std::chrono::duration<double>(Clock::now() - start).count() / static_cast<double>(calls);
+}
+
+/// Returns once every thread of the current `threads`-thread arena is running a task (or after
+/// 20 ms): each waits, spinning, for all the others to arrive. A parked TBB worker took 1-5 ms
+/// to wake on the dev VMs, so a sample started right after another implementation's (oneDNN's
+/// OpenMP one, or a one-thread memcpy) could run its first milliseconds on one thread.
+void wake_workers(int threads) {
+  if (threads < 2) return;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(20);
+  std::atomic<int> arrived{0};
+  tbb::parallel_for(
+      0, threads,
+      [&](int) {
+        arrived.fetch_add(1);
+        while (arrived.load() < threads && Clock::now() < deadline) std::this_thread::yield();
+      },
+      tbb::static_partitioner{});
 }
 
 }  // namespace
@@ -67,9 +85,10 @@ std::vector<std::optional<double>> measure_round_robin(
       for (std::size_t j = 0; j < runners.size(); ++j) {
         const std::size_t k = (j + static_cast<std::size_t>(round)) % runners.size();
         if (!runners[k]) continue;
-        // Untimed warm-up for about a millisecond: a parked TBB worker takes tens of
-        // microseconds to rejoin, and a single short call would finish before it had, leaving
-        // the start of the timed sample on one thread (seen as 2-thread rows at 1-thread speed).
+        // Every worker awake, then an untimed warm-up for about a millisecond: a single short
+        // call would finish before a parked worker had rejoined, leaving the start of the
+        // timed sample on one thread (seen as 2-thread rows at 1-thread speed).
+        if (runners[k]->uses_tbb_threads()) wake_workers(threads);
         time_calls(*runners[k], std::max(1L, calls[k] / 5));
         samples[k].push_back(time_calls(*runners[k], calls[k]));
         runners[k]->settle();

@@ -65,6 +65,7 @@ class OnednnRunner final : public Runner {
   }
 
   void settle() override { omp_pause_resource_all(omp_pause_soft); }
+  bool uses_tbb_threads() const override { return false; }
 
  private:
   BatchNormCase case_;
