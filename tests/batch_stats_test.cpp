@@ -465,7 +465,9 @@ TEST(TrainingBatchNorm, NormalizesWithBiasedBatchStatisticsEveryLayout) {
     // All but the small tensors take three tasks (src read twice, the residual once, dst
     // written, in two passes at worst).
     const std::size_t bytes = sizeof(float) * element_count(dims);
-    if (bytes > 10000) ASSERT_GE(tasks_in_arena(4 * bytes / 2, 3), 3u) << dims_text(dims);
+    if (bytes > 10000) {
+      ASSERT_GE(tasks_in_arena(4 * bytes / 2, 3), 3u) << dims_text(dims);
+    }
     const std::size_t channels =
         static_cast<std::size_t>(dims[static_cast<std::size_t>(layout_channel_axis(layout))]);
     const auto x = channel_data(rng, layout, dims, 7.0, 2.0);
