@@ -93,14 +93,14 @@ ChannelAffine fold_statistics(std::string_view op, std::span<const double> mean,
   return affine;
 }
 
-}  // namespace detail
-
-ChannelAffine detail::fold_params(const BatchNormParams& params, std::string_view op,
-                                  ShiftFrom shift_from) {
+ChannelAffine fold_params(const BatchNormParams& params, std::string_view op,
+                          ShiftFrom shift_from) {
   // Statistics arrive as float and widen exactly; the fold itself is in double.
   return fold_statistics(op, widen(params.mean), widen(params.var), widen(params.gamma),
                          widen(params.beta), params.eps, shift_from);
 }
+
+}  // namespace detail
 
 ChannelAffine fold_batch_norm(const BatchNormParams& params, std::string_view op) {
   return detail::fold_params(params, op, detail::ShiftFrom::exact_scale);
