@@ -153,23 +153,28 @@ TEST(TaskThreshold, FailedAttemptIsRetriedOnceAThreadIsFree) {
   if (std::getenv("BNRT_TASK_BYTES") != nullptr || min_task_bytes_final()) {
     GTEST_SKIP() << "the threshold is already final in this process";
   }
-  std::atomic<bool> release{false};
+  // Of two tasks, the first to start holds its thread until the second, necessarily on the
+  // other thread, has asked. (With no second thread at all, the hold times out and the same
+  // thread then asks: still no split can be shared.)
   std::atomic<bool> holding{false};
+  std::atomic<bool> asked{false};
   std::size_t while_busy = 0;
   bool final_while_busy = true;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   tbb::task_arena arena(2);
   arena.execute([&] {
     tbb::parallel_for(
         0, 2,
-        [&](int i) {
-          if (i == 1 && !holding.exchange(true)) {  // the first task to get here holds its thread
-            while (!release.load()) std::this_thread::yield();
+        [&](int) {
+          if (!holding.exchange(true)) {
+            while (!asked.load() && std::chrono::steady_clock::now() < give_up) {
+              std::this_thread::yield();
+            }
             return;
           }
-          while (!holding.load()) std::this_thread::yield();
           while_busy = min_task_bytes();
           final_while_busy = min_task_bytes_final();
-          release = true;
+          asked = true;
         },
         tbb::simple_partitioner{});
   });
