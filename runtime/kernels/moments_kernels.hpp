@@ -77,8 +77,8 @@ using MomentsBlocksFn = void (*)(const MomentsArgs& args, std::size_t first_bloc
 /// Training-mode fold of batch moments into the affine map, per channel, in double:
 ///   scale = gamma / sqrt(m2 * inverse_count + eps),  shift = beta - mean * scale
 /// each rounded once to float, the shift computed from the rounded scale (as the eval op's
-/// fold, see detail::ShiftFrom). gamma / beta null means 1 / 0. Vectorized per ISA: with thousands of
-/// channels the square roots and divisions otherwise cost as much as a small tensor's pass.
+/// fold, see detail::ShiftFrom). gamma / beta null means 1 / 0. Vectorized per ISA: with thousands
+/// of channels the square roots and divisions otherwise cost as much as a small tensor's pass.
 struct FoldArgs {
   const double* mean = nullptr;
   const double* m2 = nullptr;
