@@ -111,6 +111,19 @@ def main():
                   offset=1000.0)
         make_case(out, gen, "bn3d_ndhwc_m0.3", (2, 17, 2, 2, 3), steps=2, momentum=0.3,
                   channels_last=True)
+        # The kernels' special paths, against PyTorch too (appended: the cases above keep
+        # their values): one-sample 7x7 planes in groups of sixteen and a tail of four, a
+        # batch of small planes, planes narrower than a vector, 33 channels (two vectors and
+        # a lane), rows of 70 channels, channels-last rows of 9 channels (narrow patterns).
+        make_case(out, gen, "bn2d_nchw_one_sample_7x7", (1, 20, 7, 7), steps=1, momentum=0.1)
+        make_case(out, gen, "bn2d_nchw_batch_5x5_residual", (3, 17, 5, 5), steps=1,
+                  momentum=None, relu_residual=True)
+        make_case(out, gen, "bn1d_ncl_narrow_planes", (5, 12, 3), steps=2, momentum=0.3)
+        make_case(out, gen, "bn2d_nhwc_33_channels_offset", (2, 33, 3, 3), steps=1,
+                  momentum=0.1, channels_last=True, offset=1000.0)
+        make_case(out, gen, "bn1d_nc_70_channels", (16, 70), steps=1, momentum=0.1, eps=1e-3)
+        make_case(out, gen, "bn3d_ndhwc_9_channels", (1, 9, 4, 4, 4), steps=1, momentum=0.1,
+                  channels_last=True)
     print("wrote", os.path.relpath(OUT), file=sys.stderr)
 
 
