@@ -113,6 +113,14 @@ def main():
         make_case(out, gen, "bn2d_large_offset", (2, 8, 6, 6), mean_offset=100.0,
                   var_scale=1e-3)
         make_case(out, gen, "bn3d_spatial1", (2, 19, 1, 1, 1), channels_last=True)
+        # The eval kernel's special paths (appended: the cases above keep their values): 3x3
+        # planes a vector's width at a time, channels-last patterns of 64 and 128 channels
+        # held in registers, and a large offset whose shift is computed from the float scale.
+        make_case(out, gen, "bn2d_nchw_narrow_planes_relu6", (4, 20, 3, 3), activation="relu6")
+        make_case(out, gen, "bn2d_nhwc_64_channels_residual", (2, 64, 3, 3), channels_last=True,
+                  activation="relu", residual=True)
+        make_case(out, gen, "bn2d_nhwc_128_channels", (1, 128, 2, 3), channels_last=True)
+        make_case(out, gen, "bn1d_nc_offset_1000", (32, 20), mean_offset=1000.0)
     print("wrote", os.path.relpath(OUT), file=sys.stderr)
 
 
