@@ -58,7 +58,8 @@ std::string non_constant_parameters(const ModelIndex& index, int scope, const pb
     const ModelIndex::Source source = index.resolve(scope, node.input(i));
     if (source.kind != ModelIndex::Source::initializer &&
         source.kind != ModelIndex::Source::constant_node) {
-      return std::string("parameter ") + kParameterNames[i - 1] + " ('" + node.input(i) + "') is " +
+      return std::string("parameter ") + kParameterNames[i - 1] + " ('" + node.input(i) + "'" +
+             (source.through_identity ? ", through Identity" : "") + ") is " +
              source_text(index, source);
     }
   }

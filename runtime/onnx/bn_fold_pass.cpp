@@ -85,30 +85,36 @@ void remove_value_info(pb::GraphProto& graph, const std::string& name) {
   }
 }
 
-/// Deletes the initializers and Constant nodes among `names` that nothing reads any more.
-void remove_orphans(pb::ModelProto& model, const std::vector<std::string>& names) {
-  const ModelIndex index(model);
-  std::unordered_set<std::string> dead;
-  for (const std::string& name : names) {
-    if (!name.empty() && index.uses(name) == 0) dead.insert(name);
-  }
-  if (dead.empty()) return;
-  for (const ModelIndex::Scope& scope : index.scopes()) {
-    pb::GraphProto& graph = *scope.graph;
-    auto& initializers = *graph.mutable_initializer();
-    for (int i = initializers.size() - 1; i >= 0; --i) {
-      const std::string& name = initializers.Get(i).name();
-      if (dead.count(name) != 0 && scope.inputs.count(name) == 0) {
-        remove_value_info(graph, name);
-        initializers.DeleteSubrange(i, 1);
-      }
+/// Deletes the initializers, Constant nodes and Identity nodes among `names` (as the values
+/// they define) that nothing reads any more; an Identity removed may leave its own input
+/// unread in turn, so that is checked next, until nothing changes.
+void remove_orphans(pb::ModelProto& model, std::vector<std::string> names) {
+  while (!names.empty()) {
+    const ModelIndex index(model);
+    std::unordered_set<std::string> dead;
+    for (const std::string& name : names) {
+      if (!name.empty() && index.uses(name) == 0) dead.insert(name);
     }
-    auto& nodes = *graph.mutable_node();
-    for (int n = nodes.size() - 1; n >= 0; --n) {
-      const pb::NodeProto& node = nodes.Get(n);
-      if (is_onnx_op(node, "Constant") && node.output_size() == 1 && dead.count(node.output(0))) {
-        remove_value_info(graph, node.output(0));
-        nodes.DeleteSubrange(n, 1);
+    names.clear();
+    for (const ModelIndex::Scope& scope : index.scopes()) {
+      pb::GraphProto& graph = *scope.graph;
+      auto& initializers = *graph.mutable_initializer();
+      for (int i = initializers.size() - 1; i >= 0; --i) {
+        const std::string& name = initializers.Get(i).name();
+        if (dead.count(name) != 0 && scope.inputs.count(name) == 0) {
+          remove_value_info(graph, name);
+          initializers.DeleteSubrange(i, 1);
+        }
+      }
+      auto& nodes = *graph.mutable_node();
+      for (int n = nodes.size() - 1; n >= 0; --n) {
+        const pb::NodeProto& node = nodes.Get(n);
+        const bool constant = is_onnx_op(node, "Constant") && node.output_size() == 1;
+        if ((constant || is_identity_copy(node)) && dead.count(node.output(0)) != 0) {
+          if (!constant) names.push_back(node.input(0));
+          remove_value_info(graph, node.output(0));
+          nodes.DeleteSubrange(n, 1);
+        }
       }
     }
   }

@@ -18,23 +18,24 @@ std::string not_constant(const ModelIndex& index, int scope, const pb::NodeProto
                          const char* what) {
   const std::string& name = node.input(slot);
   const Source source = index.resolve(scope, name);
+  const std::string value = std::string(what) + " '" + name + "'" +
+                            (source.through_identity ? " (through Identity)" : "");
   switch (source.kind) {
     case Source::initializer:
     case Source::constant_node:
       return {};
     case Source::overridable_initializer:
-      return std::string(what) + " '" + name +
-             "' is an initializer also listed as a graph input, so it can be overridden at run "
+      return value +
+             " is an initializer also listed as a graph input, so it can be overridden at run "
              "time";
     case Source::graph_input:
-      return std::string(what) + " '" + name + "' is a graph input, fed at run time";
+      return value + " is a graph input, fed at run time";
     case Source::computed: {
       const pb::NodeProto& producer = index.scope(source.scope).graph->node(source.index);
-      return std::string(what) + " '" + name + "' is computed by " +
-             describe_node(producer, source.index);
+      return value + " is computed by " + describe_node(producer, source.index);
     }
     default:
-      return std::string(what) + " '" + name + "' is not defined";
+      return value + " is not defined";
   }
 }
 
@@ -224,15 +225,23 @@ int sole_reader(const ModelIndex::Scope& scope, const std::string& name) {
   return reader;
 }
 
+/// The name of the initializer or Constant-node output behind `source`.
+std::string defined_name(const ModelIndex& index, const Source& source) {
+  const pb::GraphProto& graph = *index.scope(source.scope).graph;
+  return source.kind == Source::constant_node ? graph.node(source.index).output(0)
+                                              : graph.initializer(source.index).name();
+}
+
 /// Writes folded bytes for input `slot` of `node`: into the tensor itself when this node is its
-/// only user, else into a new initializer of `scope`'s graph.
+/// only user, else (shared, or read through an Identity) into a new initializer of `scope`'s
+/// graph.
 void write_tensor(ModelIndex& index, int scope, pb::NodeProto& node, int slot, const Source& source,
                   std::vector<std::byte> bytes, std::vector<std::string>& orphans,
                   std::vector<std::string>& notes) {
   const std::string name = node.input(slot);
   pb::TensorProto* tensor = index.tensor(source);
   std::string data(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  if (index.uses(name) == 1) {
+  if (index.uses(name) == 1 && !source.through_identity) {
     tensor->set_raw_data(std::move(data));
     return;
   }
@@ -241,8 +250,11 @@ void write_tensor(ModelIndex& index, int scope, pb::NodeProto& node, int slot, c
   copy.set_data_type(tensor->data_type());
   *copy.mutable_dims() = tensor->dims();
   copy.set_raw_data(std::move(data));
-  notes.push_back("'" + name + "' is shared, so the fold went into a private copy '" + copy.name() +
-                  "'");
+  const std::string why = source.through_identity
+                              ? "is an Identity of '" + defined_name(index, source) + "'"
+                              : "is shared";
+  notes.push_back("'" + name + "' " + why + ", so the fold went into a private copy '" +
+                  copy.name() + "'");
   node.set_input(slot, copy.name());
   orphans.push_back(name);
 }

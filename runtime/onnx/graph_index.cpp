@@ -59,7 +59,7 @@ int ModelIndex::uses(const std::string& name) const {
   return found == uses_.end() ? 0 : found->second;
 }
 
-ModelIndex::Source ModelIndex::resolve(int scope, const std::string& name) const {
+ModelIndex::Source ModelIndex::resolve_here(int scope, const std::string& name) const {
   for (int s = scope; s >= 0; s = scopes_[static_cast<std::size_t>(s)].parent) {
     const Scope& here = scopes_[static_cast<std::size_t>(s)];
     if (const auto node = here.producer.find(name); node != here.producer.end()) {
@@ -76,6 +76,21 @@ ModelIndex::Source ModelIndex::resolve(int scope, const std::string& name) const
     if (here.inputs.count(name)) return {Source::graph_input, s, -1};
   }
   return {};
+}
+
+ModelIndex::Source ModelIndex::resolve(int scope, const std::string& name) const {
+  Source source = resolve_here(scope, name);
+  // Each step goes to an earlier node of a valid (acyclic) graph; the bound stops a cyclic,
+  // invalid one from looping.
+  for (int step = 0; step < 64 && source.kind == Source::computed; ++step) {
+    const pb::NodeProto& producer =
+        scopes_[static_cast<std::size_t>(source.scope)].graph->node(source.index);
+    if (!is_identity_copy(producer)) break;
+    Source copied = resolve_here(source.scope, producer.input(0));
+    copied.through_identity = true;
+    source = copied;
+  }
+  return source;
 }
 
 pb::TensorProto* ModelIndex::tensor(const Source& source) const {
@@ -139,6 +154,11 @@ std::string string_attribute(const pb::NodeProto& node, const std::string& name,
 
 bool is_onnx_op(const pb::NodeProto& node, const char* op_type) {
   return node.op_type() == op_type && (node.domain().empty() || node.domain() == "ai.onnx");
+}
+
+bool is_identity_copy(const pb::NodeProto& node) {
+  return is_onnx_op(node, "Identity") && node.input_size() == 1 && !node.input(0).empty() &&
+         node.output_size() == 1 && !node.output(0).empty();
 }
 
 }  // namespace bnrt::onnx::detail

@@ -38,6 +38,9 @@ class ModelIndex {
     Kind kind = undefined;
     int scope = -1;  ///< where it is defined
     int index = -1;  ///< initializer index, or node index
+    /// Reached through one or more Identity nodes: the value is a copy of this source, which
+    /// other readers may share, so a fold never writes it in place.
+    bool through_identity = false;
   };
 
   explicit ModelIndex(pb::ModelProto& model);
@@ -50,6 +53,9 @@ class ModelIndex {
   /// Whether `name` is an output of any graph.
   bool is_graph_output(const std::string& name) const { return graph_outputs_.count(name) != 0; }
 
+  /// Looks through Identity nodes (default domain) to the value they copy: torch.onnx
+  /// exports an initializer that several parameters share (equal zero biases, or a fresh
+  /// model's BN statistics) as one initializer read through an Identity node per parameter.
   Source resolve(int scope, const std::string& name) const;
   /// The tensor behind an initializer or Constant-node source.
   pb::TensorProto* tensor(const Source& source) const;
@@ -58,6 +64,9 @@ class ModelIndex {
   std::string fresh_name(const std::string& base);
 
  private:
+  /// What `name` denotes in `scope` itself (an Identity's output is `computed`).
+  Source resolve_here(int scope, const std::string& name) const;
+
   std::vector<Scope> scopes_;
   std::unordered_map<std::string, int> uses_;
   std::unordered_set<std::string> graph_outputs_;
@@ -78,5 +87,8 @@ std::string string_attribute(const pb::NodeProto& node, const std::string& name,
 
 /// Whether the node is in the default ONNX domain.
 bool is_onnx_op(const pb::NodeProto& node, const char* op_type);
+
+/// A default-domain Identity with one input and one output: its output is a copy of its input.
+bool is_identity_copy(const pb::NodeProto& node);
 
 }  // namespace bnrt::onnx::detail

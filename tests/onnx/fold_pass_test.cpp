@@ -351,6 +351,14 @@ TEST(FoldPass, NonConstantWeightsOrParametersAreNotFolded) {
         b.node("Relu", {"bn"}, {"y"});
       },
       "input_var ('running_var') is a graph input");
+  expect_kept(
+      [](GraphBuilder& b) {  // an Identity passes a graph input on: still fed at run time
+        b.input("w0", {3, 2, 3, 3});
+        b.node("Identity", {"w0"}, {"w"});
+        b.node("Conv", {"x", "w"}, {"c"}, "conv");
+        b.node("Relu", {b.batch_norm("bn", "c", 3)}, {"y"});
+      },
+      "weight 'w' (through Identity) is a graph input");
 }
 
 TEST(FoldPass, TrainingModeAndKeepListAreRespected) {
@@ -392,6 +400,63 @@ TEST(FoldPass, SharedWeightsFoldIntoPrivateCopies) {
   EXPECT_NE(find_node(f.model, "conv1").input(1), "w");
   EXPECT_EQ(find_node(f.model, "conv2").input(1), "w");
   EXPECT_EQ(f.report.initializers_after, 4u);  // two weights, two new biases
+}
+
+// torch.onnx stores equal parameters once and reads them through an Identity node per use
+// (VGG's zero conv biases; every BN statistic of a freshly built model): such values are
+// constants, folded into private copies, and the Identity nodes and initializers they leave
+// unread are removed.
+TEST(FoldPass, ParametersReadThroughIdentityNodesFold) {
+  GraphBuilder b;
+  b.input("x", {1, 2, 4, 4});
+  const std::vector<std::string> params = b.bn_params("shared", 3);
+  const std::string bias = b.random_initializer("bias", {3});
+  b.node("Identity", {bias}, {"bias_copy"}, "bias_identity");
+  // A chain of two Identity nodes in front of the shared statistics, as a re-export makes.
+  std::vector<std::string> copies[2];
+  for (int bn = 0; bn < 2; ++bn) {
+    for (const std::string& param : params) {
+      const std::string once = param + "_" + std::to_string(bn);
+      b.node("Identity", {param}, {once});
+      b.node("Identity", {once}, {once + "_again"});
+      copies[bn].push_back(once + "_again");
+    }
+  }
+  b.node("Conv", {"x", b.random_initializer("w1", {3, 2, 1, 1}), bias}, {"c1"}, "conv1");
+  b.node("Conv", {"x", b.random_initializer("w2", {3, 2, 1, 1}), "bias_copy"}, {"c2"}, "conv2");
+  for (int bn = 0; bn < 2; ++bn) {
+    const std::string c = "c" + std::to_string(bn + 1);
+    b.node("BatchNormalization", {c, copies[bn][0], copies[bn][1], copies[bn][2], copies[bn][3]},
+           {"bn" + std::to_string(bn + 1)}, "bn" + std::to_string(bn + 1));
+  }
+  b.node("Add", {"bn1", "bn2"}, {"y"});
+  b.output("y", {1, 3, 4, 4});
+  const Folded f = fold(b);
+  EXPECT_EQ(f.report.folded(), 2u) << f.report.summary();
+  EXPECT_EQ(count_ops(f.model, "Identity"), 0);
+  for (const std::string& param : params) EXPECT_FALSE(has_initializer(f.model, param)) << param;
+  EXPECT_FALSE(has_initializer(f.model, "bias"));  // both convs now read private copies
+  EXPECT_NE(f.report.decisions[1].reason.find("is an Identity of 'bias'"), std::string::npos)
+      << f.report.decisions[1].reason;
+  EXPECT_EQ(f.report.initializers_after, 4u);  // two weights, two biases
+}
+
+// An Identity whose output something else also reads (here a graph output) stays, and so does
+// the initializer it copies.
+TEST(FoldPass, IdentityWithOtherReadersStays) {
+  GraphBuilder b;
+  b.input("x", {1, 2, 4, 4});
+  const std::string bias = b.random_initializer("bias", {3});
+  b.node("Identity", {bias}, {"bias_copy"});
+  b.node("Conv", {"x", b.random_initializer("w", {3, 2, 1, 1}), "bias_copy"}, {"c"}, "conv");
+  b.node("Relu", {b.batch_norm("bn", "c", 3)}, {"y"});
+  b.output("y", {1, 3, 4, 4});
+  b.output("bias_copy", {3});
+  const Folded f = fold(b);
+  EXPECT_EQ(f.report.folded(), 1u) << f.report.summary();
+  EXPECT_EQ(count_ops(f.model, "Identity"), 1);
+  EXPECT_TRUE(has_initializer(f.model, "bias"));
+  EXPECT_NE(find_node(f.model, "conv").input(2), "bias_copy");
 }
 
 TEST(FoldPass, WeightsInConstantNodesFold) {
