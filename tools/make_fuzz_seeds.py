@@ -103,6 +103,20 @@ def main():
          helper.make_node("BatchNormalization", ["c"] + [q.name for q in p], ["y", "rm", "rv"],
                           name="bn", training_mode=1)],
         [t("w", [2, 2, 1, 1])] + p, [("x", [1, 2, 2, 2])], [("y", [1, 2, 2, 2])], opset=14))
+    # torch.onnx's shared parameters: one bias and one set of BN statistics read by two layers
+    # through Identity nodes (the bias through a chain of two).
+    p = bn_params("bn", 3)
+    nodes = [helper.make_node("Identity", ["cb"], ["cb_once"], name="cb_id1"),
+             helper.make_node("Identity", ["cb_once"], ["cb_copy"], name="cb_id2")]
+    for k in (1, 2):
+        nodes += [helper.make_node("Identity", [q.name], [f"{q.name}_{k}"]) for q in p]
+        nodes += [helper.make_node("Conv", ["x", f"w{k}", "cb" if k == 1 else "cb_copy"], [f"c{k}"],
+                                   name=f"conv{k}", pads=[1, 1, 1, 1]),
+                  helper.make_node("BatchNormalization", [f"c{k}"] + [f"{q.name}_{k}" for q in p],
+                                   [f"y{k}"], name=f"bn{k}")]
+    nodes.append(helper.make_node("Add", ["y1", "y2"], ["y"], name="add"))
+    save("identity_shared", model(nodes, [t("w1", [3, 2, 3, 3]), t("w2", [3, 2, 3, 3]), t("cb", [3])] + p,
+                                  [("x", [1, 2, 4, 4])], [("y", [1, 3, 4, 4])]))
 
 
 if __name__ == "__main__":
