@@ -48,19 +48,7 @@ void wake_workers(int threads) {
 }  // namespace
 
 void settle_task_threshold(int threads) {
-  if (threads < 2 || min_task_bytes_final()) return;
-  tbb::task_arena(threads).execute([threads] {
-    const auto deadline = Clock::now() + std::chrono::seconds(1);
-    while (!min_task_bytes_final() && Clock::now() < deadline) {
-      // Keep the arena's workers busy between attempts rather than sleeping: a parked TBB
-      // worker took 1-5 ms to wake on the dev VMs, longer than an attempt waits for it.
-      const auto busy_until = Clock::now() + std::chrono::milliseconds(2);
-      tbb::parallel_for(0, threads, [&](int) {
-        while (Clock::now() < busy_until) std::this_thread::yield();
-      });
-      min_task_bytes();
-    }
-  });
+  if (threads >= 2) settle_min_task_bytes();
 }
 
 std::vector<std::optional<double>> measure_round_robin(

@@ -24,10 +24,10 @@ struct Measurement {
   std::vector<double> samples_us;  ///< per call, one per round, in round order (see paired_ratio)
 };
 
-/// Makes bnrt::min_task_bytes() final (see bnrt/threads.hpp) before anything is timed, asking
-/// it from a `threads`-thread arena a few milliseconds apart for at most a second: a threshold
-/// still at its initial value for the first rows and measured for the later ones would split
-/// the same tensor differently from row to row. Nothing to do for one thread, which never splits.
+/// Makes bnrt::min_task_bytes() final (bnrt::settle_min_task_bytes) before anything is timed:
+/// a threshold still at its initial value for the first rows and measured for the later ones
+/// would split the same tensor differently from row to row. Nothing to do for one thread,
+/// which never splits.
 void settle_task_threshold(int threads);
 
 /// Median microseconds per call of each runner, timed round-robin inside one `threads`-thread

@@ -8,6 +8,7 @@
 // eval: 1.9 us on one task, 4.0 on two). A split of `traffic` into two tasks saves
 // traffic / (2 * bandwidth) and costs the fork-join's overhead F, so it pays from
 // traffic = 2 * F * bandwidth: F * bandwidth per task.
+#include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
 #include <algorithm>
@@ -190,6 +191,26 @@ std::size_t min_task_bytes() noexcept {
 
 bool min_task_bytes_final() noexcept {
   return g_task_bytes.load(std::memory_order_relaxed) != 0 || bytes_from_environment() != 0;
+}
+
+std::size_t settle_min_task_bytes() noexcept {
+  if (min_task_bytes_final()) return min_task_bytes();
+  try {
+    tbb::task_arena(2).execute([] {
+      const auto deadline = Clock::now() + std::chrono::seconds(1);
+      while (!min_task_bytes_final() && Clock::now() < deadline) {
+        // Busy rather than asleep between attempts, so the worker is awake for the next one.
+        const auto busy_until = Clock::now() + std::chrono::milliseconds(2);
+        tbb::parallel_for(0, 2, [&](int) {
+          while (Clock::now() < busy_until) std::this_thread::yield();
+        });
+        min_task_bytes();
+      }
+    });
+  } catch (...) {
+    // No arena (out of resources): min_task_bytes() keeps its current answer.
+  }
+  return min_task_bytes();
 }
 
 }  // namespace bnrt

@@ -104,22 +104,13 @@ TEST(ParallelTwoPhases, FinishesWhenTheOtherThreadsAreBusy) {
 
 constexpr std::size_t kCeiling = 384 * 1024;
 
-/// min_task_bytes() asked in a two-thread arena until it is final (a new arena's worker may
-/// take milliseconds to join; until then the answer is the ceiling, and failed attempts are
-/// retried 10 ms apart, eight at most), the arena kept busy in between so that its worker is
-/// awake when an attempt comes (as bench::settle_task_threshold does).
+/// min_task_bytes() once final (a new arena's worker may take milliseconds to join; until then
+/// the answer is the ceiling, and failed attempts are retried 10 ms apart, eight at most).
 std::size_t settled_task_bytes() {
-  tbb::task_arena(2).execute([&] {
-    for (int attempt = 0; attempt < 500 && !min_task_bytes_final(); ++attempt) {
-      const auto busy_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1);
-      tbb::parallel_for(0, 2, [&](int) {
-        while (std::chrono::steady_clock::now() < busy_until) std::this_thread::yield();
-      });
-      min_task_bytes();
-    }
-  });
+  const std::size_t bytes = settle_min_task_bytes();
   EXPECT_TRUE(min_task_bytes_final()) << "eight attempts 10 ms apart take about 80 ms";
-  return min_task_bytes();
+  EXPECT_EQ(bytes, min_task_bytes());
+  return bytes;
 }
 
 TEST(TaskThreshold, MeasuredWithinBoundsOrFixedByTheEnvironment) {

@@ -21,8 +21,14 @@ namespace bnrt {
 std::size_t min_task_bytes() noexcept;
 
 /// Whether min_task_bytes() is final for this process (measured, given up on, or fixed by
-/// BNRT_TASK_BYTES): a benchmark asks it, from a multi-thread arena, until it is, so that
-/// every row it times splits alike.
+/// BNRT_TASK_BYTES).
 bool min_task_bytes_final() noexcept;
+
+/// Makes min_task_bytes() final now and returns it, for a benchmark or a latency-sensitive app
+/// that wants every run, from the first, to split alike. It asks from an arena of two threads
+/// whose workers it keeps busy between attempts (a parked TBB worker took 1-5 ms to wake on the
+/// dev VMs, longer than an attempt waits for it): typically 10-100 ms, once, and at most about
+/// a second; afterwards it returns at once.
+std::size_t settle_min_task_bytes() noexcept;
 
 }  // namespace bnrt
