@@ -85,6 +85,13 @@ void remove_value_info(pb::GraphProto& graph, const std::string& name) {
   }
 }
 
+void remove_graph_input(pb::GraphProto& graph, const std::string& name) {
+  auto& inputs = *graph.mutable_input();
+  for (int i = inputs.size() - 1; i >= 0; --i) {
+    if (inputs.Get(i).name() == name) inputs.DeleteSubrange(i, 1);
+  }
+}
+
 /// Deletes the initializers, Constant nodes and Identity nodes among `names` (as the values
 /// they define) that nothing reads any more; an Identity removed may leave its own input
 /// unread in turn, so that is checked next, until nothing changes.
@@ -100,11 +107,16 @@ void remove_orphans(pb::ModelProto& model, std::vector<std::string> names) {
       pb::GraphProto& graph = *scope.graph;
       auto& initializers = *graph.mutable_initializer();
       for (int i = initializers.size() - 1; i >= 0; --i) {
-        const std::string& name = initializers.Get(i).name();
-        if (dead.count(name) != 0 && scope.inputs.count(name) == 0) {
-          remove_value_info(graph, name);
-          initializers.DeleteSubrange(i, 1);
+        const std::string name = initializers.Get(i).name();
+        if (dead.count(name) == 0) continue;
+        // An input with an initializer is a constant up to IR 3 (it goes with it), and from
+        // IR 4 on an input the caller may feed (both stay).
+        if (scope.inputs.count(name) != 0) {
+          if (!index.initializers_listed_as_inputs()) continue;
+          remove_graph_input(graph, name);
         }
+        remove_value_info(graph, name);
+        initializers.DeleteSubrange(i, 1);
       }
       auto& nodes = *graph.mutable_node();
       for (int n = nodes.size() - 1; n >= 0; --n) {

@@ -232,6 +232,27 @@ std::string defined_name(const ModelIndex& index, const Source& source) {
                                               : graph.initializer(source.index).name();
 }
 
+/// A new initializer of `scope`'s graph, named from `base`, holding `bytes`; in a model of IR
+/// version 3 or older also listed as a graph input, as that format requires.
+pb::TensorProto& new_initializer(ModelIndex& index, int scope, const std::string& base,
+                                 std::int32_t type, const std::vector<std::int64_t>& dims,
+                                 std::string bytes) {
+  pb::GraphProto& graph = *index.scope(scope).graph;
+  pb::TensorProto& tensor = *graph.add_initializer();
+  tensor.set_name(index.fresh_name(base));
+  tensor.set_data_type(type);
+  for (const std::int64_t d : dims) tensor.add_dims(d);
+  tensor.set_raw_data(std::move(bytes));
+  if (index.initializers_listed_as_inputs()) {
+    pb::ValueInfoProto& input = *graph.add_input();
+    input.set_name(tensor.name());
+    pb::TypeProto::Tensor& tensor_type = *input.mutable_type()->mutable_tensor_type();
+    tensor_type.set_elem_type(type);
+    for (const std::int64_t d : dims) tensor_type.mutable_shape()->add_dim()->set_dim_value(d);
+  }
+  return tensor;
+}
+
 /// Writes folded bytes for input `slot` of `node`: into the tensor itself when this node is its
 /// only user, else (shared, or read through an Identity) into a new initializer of `scope`'s
 /// graph.
@@ -245,11 +266,8 @@ void write_tensor(ModelIndex& index, int scope, pb::NodeProto& node, int slot, c
     tensor->set_raw_data(std::move(data));
     return;
   }
-  pb::TensorProto& copy = *index.scope(scope).graph->add_initializer();
-  copy.set_name(index.fresh_name(name + "_bnfolded"));
-  copy.set_data_type(tensor->data_type());
-  *copy.mutable_dims() = tensor->dims();
-  copy.set_raw_data(std::move(data));
+  const pb::TensorProto& copy = new_initializer(
+      index, scope, name + "_bnfolded", tensor->data_type(), dims_of(*tensor), std::move(data));
   const std::string why = source.through_identity
                               ? "is an Identity of '" + defined_name(index, source) + "'"
                               : "is shared";
@@ -344,11 +362,9 @@ FoldReport apply_fold(ModelIndex& index, int scope, const FoldSite& site, const 
                  notes);
   } else {
     // A new bias: the layer had none, or its C was a scalar or ignored (beta = 0).
-    pb::TensorProto& created = *graph.add_initializer();
-    created.set_name(index.fresh_name(node.output(0) + "_bias"));
-    created.set_data_type(weight_tensor.data_type());
-    created.add_dims(site.outputs);
-    created.set_raw_data(reinterpret_cast<const char*>(folded.bias.data()), folded.bias.size());
+    const pb::TensorProto& created = new_initializer(
+        index, scope, node.output(0) + "_bias", weight_tensor.data_type(), {site.outputs},
+        std::string(reinterpret_cast<const char*>(folded.bias.data()), folded.bias.size()));
     if (site.bias.kind != Source::undefined) orphans.push_back(node.input(site.bias_input));
     while (node.input_size() <= site.bias_input) node.add_input("");
     node.set_input(site.bias_input, created.name());

@@ -7,7 +7,8 @@
 
 namespace bnrt::onnx::detail {
 
-ModelIndex::ModelIndex(pb::ModelProto& model) {
+ModelIndex::ModelIndex(pb::ModelProto& model)
+    : initializers_listed_as_inputs_(lists_initializers_as_inputs(model.ir_version())) {
   std::unordered_map<const pb::GraphProto*, int> scope_of;
   for_each_graph(*model.mutable_graph(), "main",
                  [&](pb::GraphProto& graph, const std::string& path) {
@@ -70,8 +71,8 @@ ModelIndex::Source ModelIndex::resolve_here(int scope, const std::string& name) 
       return {constant ? Source::constant_node : Source::computed, s, node->second};
     }
     if (const auto init = here.initializer.find(name); init != here.initializer.end()) {
-      return {here.inputs.count(name) ? Source::overridable_initializer : Source::initializer, s,
-              init->second};
+      const bool overridable = here.inputs.count(name) != 0 && !initializers_listed_as_inputs_;
+      return {overridable ? Source::overridable_initializer : Source::initializer, s, init->second};
     }
     if (here.inputs.count(name)) return {Source::graph_input, s, -1};
   }

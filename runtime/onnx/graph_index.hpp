@@ -45,6 +45,12 @@ class ModelIndex {
 
   explicit ModelIndex(pb::ModelProto& model);
 
+  /// IR version 3 and older: every initializer is also listed as a graph input (the format
+  /// required it), and such an input is a constant, not a default the caller may override
+  /// (as ONNX Runtime reads them). From IR 4 on, an initializer that is also an input is
+  /// overridable.
+  bool initializers_listed_as_inputs() const { return initializers_listed_as_inputs_; }
+
   const std::vector<Scope>& scopes() const { return scopes_; }
   const Scope& scope(int s) const { return scopes_[static_cast<std::size_t>(s)]; }
 
@@ -67,6 +73,7 @@ class ModelIndex {
   /// What `name` denotes in `scope` itself (an Identity's output is `computed`).
   Source resolve_here(int scope, const std::string& name) const;
 
+  bool initializers_listed_as_inputs_ = false;
   std::vector<Scope> scopes_;
   std::unordered_map<std::string, int> uses_;
   std::unordered_set<std::string> graph_outputs_;
@@ -87,6 +94,10 @@ std::string string_attribute(const pb::NodeProto& node, const std::string& name,
 
 /// Whether the node is in the default ONNX domain.
 bool is_onnx_op(const pb::NodeProto& node, const char* op_type);
+
+/// Whether a model of this IR version lists its initializers as graph inputs (see
+/// ModelIndex::initializers_listed_as_inputs).
+inline bool lists_initializers_as_inputs(std::int64_t ir_version) { return ir_version < 4; }
 
 /// A default-domain Identity with one input and one output: its output is a copy of its input.
 bool is_identity_copy(const pb::NodeProto& node);

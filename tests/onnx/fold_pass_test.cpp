@@ -20,8 +20,8 @@ struct Folded {
 /// Folds, then checks the result with the ONNX checker and (unless the graph holds ops the
 /// evaluator lacks) against the original in float64.
 Folded fold(const GraphBuilder& builder, const onnx::FoldOptions& options = {},
-            bool expect_verified = true) {
-  onnx::Model original = builder.build();
+            bool expect_verified = true, std::int64_t ir_version = 7) {
+  onnx::Model original = builder.build(ir_version);
   onnx::Model model = original.copy();
   onnx::PassReport report = model.fold_batch_norms(options);
   report.check = model.check();
@@ -359,6 +359,27 @@ TEST(FoldPass, NonConstantWeightsOrParametersAreNotFolded) {
         b.node("Relu", {b.batch_norm("bn", "c", 3)}, {"y"});
       },
       "weight 'w' (through Identity) is a graph input");
+}
+
+// Up to IR version 3 every initializer is also listed as a graph input, and is a constant (as
+// ONNX Runtime reads them; from IR 4 on such an input is overridable and kept, see above): they
+// fold, the new bias is listed as an input too, and initializers left unread go with theirs.
+TEST(FoldPass, InitializersListedAsInputsAreConstantsUpToIrVersion3) {
+  GraphBuilder b(3, 8);
+  b.input("x", {1, 2, 3, 3});
+  b.node("Conv", {"x", b.random_initializer("w", {3, 2, 1, 1})}, {"c"}, "conv");
+  b.node("Relu", {b.batch_norm("bn", "c", 3)}, {"y"});
+  b.output("y", 4u);
+  b.input("w", {3, 2, 1, 1});
+  for (const char* param : {"bn.scale", "bn.B", "bn.mean", "bn.var"}) b.input(param, {3});
+  const Folded f = fold(b, {}, true, 3);
+  EXPECT_EQ(f.report.folded(), 1u) << f.report.summary();
+  const pb::GraphProto& graph = f.model.impl().proto.graph();
+  ASSERT_EQ(graph.initializer_size(), 2);  // the weight and the new bias
+  std::vector<std::string> inputs;
+  for (const auto& input : graph.input()) inputs.push_back(input.name());
+  EXPECT_EQ(inputs, (std::vector<std::string>{"x", "w", graph.initializer(1).name()}));
+  EXPECT_EQ(graph.input(2).type().tensor_type().shape().dim(0).dim_value(), 3);
 }
 
 TEST(FoldPass, TrainingModeAndKeepListAreRespected) {
