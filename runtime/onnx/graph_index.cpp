@@ -8,7 +8,7 @@
 namespace bnrt::onnx::detail {
 
 ModelIndex::ModelIndex(pb::ModelProto& model)
-    : initializers_listed_as_inputs_(lists_initializers_as_inputs(model.ir_version())) {
+    : initializers_listed_as_inputs_(model.ir_version() < 4) {
   std::unordered_map<const pb::GraphProto*, int> scope_of;
   for_each_graph(*model.mutable_graph(), "main",
                  [&](pb::GraphProto& graph, const std::string& path) {

@@ -95,10 +95,6 @@ std::string string_attribute(const pb::NodeProto& node, const std::string& name,
 /// Whether the node is in the default ONNX domain.
 bool is_onnx_op(const pb::NodeProto& node, const char* op_type);
 
-/// Whether a model of this IR version lists its initializers as graph inputs (see
-/// ModelIndex::initializers_listed_as_inputs).
-inline bool lists_initializers_as_inputs(std::int64_t ir_version) { return ir_version < 4; }
-
 /// A default-domain Identity with one input and one output: its output is a copy of its input.
 bool is_identity_copy(const pb::NodeProto& node);
 
