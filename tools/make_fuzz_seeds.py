@@ -117,6 +117,14 @@ def main():
     nodes.append(helper.make_node("Add", ["y1", "y2"], ["y"], name="add"))
     save("identity_shared", model(nodes, [t("w1", [3, 2, 3, 3]), t("w2", [3, 2, 3, 3]), t("cb", [3])] + p,
                                   [("x", [1, 2, 4, 4])], [("y", [1, 3, 4, 4])]))
+    # IR version 3 (opset 8): every initializer also a graph input, and a constant there.
+    b, p = bn("bn", "c", 4, "y")
+    inits = [t("w", [4, 3, 3, 3])] + p
+    m = model([helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]), b], inits,
+              [("x", [1, 3, 5, 5])] + [(i.name, list(i.dims)) for i in inits], [("y", [1, 4, 5, 5])],
+              opset=8)
+    m.ir_version = 3
+    save("ir3_initializer_inputs", m)
 
 
 if __name__ == "__main__":
