@@ -182,7 +182,7 @@ TEST(FoldPass, MatMulBecomesGemmOnlyWhenItsInputIs2D) {
         << f.report.decisions[0].reason;
   }
   {
-    // The MatMul's input comes from a Relu whose rank only shape inference knows.
+    // The MatMul's input rank follows from the ops before it (no value_info): a Relu.
     GraphBuilder b;
     b.input("x", {3, 4});
     b.node("Relu", {"x"}, {"r"});
@@ -190,6 +190,37 @@ TEST(FoldPass, MatMulBecomesGemmOnlyWhenItsInputIs2D) {
     b.batch_norm("bn", "m", 5);
     b.output("bn", 2u);
     EXPECT_EQ(fold(b).report.folded(), 1u);
+  }
+  {
+    // A head: pooled maps flattened (rank 2) into a MatMul, then BN1d, then a MatMul whose
+    // input went through a Reshape to [3, 6] and the BN above: both BNs fold.
+    GraphBuilder b;
+    b.input("x", {3, 2, 2, 2});
+    b.node("GlobalAveragePool", {"x"}, {"p"});
+    b.node("Flatten", {"p"}, {"f"});
+    b.node("MatMul", {"f", b.random_initializer("w", {2, 6})}, {"m"}, "matmul");
+    b.node("Add", {b.batch_norm("bn", "m", 6), b.random_initializer("bias", {6})}, {"a"});
+    b.node("Reshape", {"a", b.initializer("shape", {2}, {3, 6}, pb::TensorProto::INT64)}, {"r"});
+    b.node("MatMul", {"r", b.random_initializer("w2", {6, 4})}, {"m2"}, "matmul2");
+    b.batch_norm("bn2", "m2", 4);
+    b.output("bn2", 2u);
+    const Folded f = fold(b, {}, false);  // the evaluator lacks GlobalAveragePool's peers
+    EXPECT_EQ(f.report.folded(), 2u) << f.report.summary();
+  }
+  {
+    // A rank nothing states or implies (a Squeeze of every 1, whichever those are) leaves the
+    // BN unfolded, saying so.
+    GraphBuilder b;
+    b.input("x", {3, 1, 4});
+    b.node("Squeeze", {"x"}, {"r"});
+    b.node("MatMul", {"r", b.random_initializer("w", {4, 5})}, {"m"}, "matmul");
+    b.batch_norm("bn", "m", 5);
+    b.output("bn", 2u);
+    const Folded f = fold(b, {}, false);
+    ASSERT_EQ(f.report.kept(), 1u);
+    EXPECT_NE(f.report.decisions[0].reason.find("rank of MatMul input 'r' is unknown"),
+              std::string::npos)
+        << f.report.decisions[0].reason;
   }
 }
 
