@@ -1,0 +1,107 @@
+#!/usr/bin/python3
+"""`bnrt fold` on real architectures: torchvision models exported by torch.onnx, folded, then run
+side by side with the originals by ONNX Runtime.
+
+Each model gets random weights and random BN statistics and affine parameters (no download), is
+exported in eval mode with its BNs kept (TrainingMode.PRESERVE) in three ways: opset 13, opset
+17, and opset 8 as IR version 3 with every initializer a graph input
+(keep_initializers_as_inputs). With --shared, BNs of equal width get equal parameters, which
+torch.onnx stores once and reads through Identity nodes. Then `bnrt fold --verify` folds each
+file, and tests/onnx/ort_compare.js (onnxruntime-node, tools/setup-ort-node.sh) runs original
+and folded model on one random input. One line per file: BNs before / after, bnrt's float64
+verification, ONNX Runtime's largest difference relative to the largest output.
+
+Needs Debian's python3-torch, python3-torchvision and python3-onnx, node, and a build:
+  /usr/bin/python3 tools/torchvision_fold_check.py [--shared] [MODEL ...]
+Not part of the test suite (python3-torchvision is a large install); the README quotes a run.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import warnings
+
+import onnx
+import torch
+import torchvision.models as models
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_MODELS = ["resnet18", "resnet50", "resnext50_32x4d", "mobilenet_v2", "mobilenet_v3_small",
+                  "efficientnet_b0", "mnasnet1_0", "regnet_y_400mf", "shufflenet_v2_x1_0",
+                  "googlenet", "inception_v3", "densenet121", "vgg11_bn"]
+INPUT_SIZE = {"inception_v3": 299, "vgg11_bn": 224}  # others: 96 x 96
+
+
+def build(name, shared):
+    kwargs = {"aux_logits": False, "init_weights": True} if name in ("googlenet", "inception_v3") else {}
+    torch.manual_seed(0)
+    model = getattr(models, name)(**kwargs)
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            c = module.num_features
+            g = torch.Generator().manual_seed(c if shared else int(torch.randint(1 << 30, ())))
+            module.running_mean.copy_(torch.rand(c, generator=g) - 0.5)
+            module.running_var.copy_(torch.rand(c, generator=g) * 1.5 + 0.5)
+            if module.affine:
+                module.weight.data.copy_(torch.rand(c, generator=g) + 0.5)
+                module.bias.data.copy_(torch.rand(c, generator=g) * 0.6 - 0.3)
+    return model.eval()
+
+
+def batch_norms(path):
+    return sum(node.op_type == "BatchNormalization" for node in onnx.load(path).graph.node)
+
+
+def check(bnrt, original, folded, dims):
+    run = subprocess.run([bnrt, "fold", original, "-o", folded, "--verify"], capture_output=True,
+                         text=True)
+    if run.returncode != 0:
+        return f"bnrt fold failed: {run.stderr.strip().splitlines()[-1]}"
+    verify = [line for line in run.stderr.splitlines() if line.startswith("verify:")]
+    verify_text = verify[0].split(" (tolerance")[0] if verify else "verify: -"
+    env = dict(os.environ, NODE_PATH=os.path.join(ROOT, "build", "ort-node", "node_modules"))
+    ort = subprocess.run(["node", os.path.join(ROOT, "tests", "onnx", "ort_compare.js"), original,
+                          folded, str(dims).replace(" ", "")], capture_output=True, text=True, env=env)
+    if ort.returncode == 0:
+        ort_text = f"ORT relative diff {json.loads(ort.stdout)['relative']:.2g}"
+    else:
+        ort_text = "ORT failed: " + ort.stderr.strip()
+    return f"BNs {batch_norms(original)} -> {batch_norms(folded)}; {verify_text}; {ort_text}"
+
+
+def main():
+    warnings.filterwarnings("ignore")  # torch.onnx's notes on training mode and constants
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="*", default=DEFAULT_MODELS)
+    parser.add_argument("--shared", action="store_true",
+                        help="equal parameters for BNs of equal width (read through Identity nodes)")
+    parser.add_argument("--bnrt", default=os.path.join(ROOT, "build", "tools", "bnrt"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as work:
+        for name in args.models:
+            model = build(name, args.shared)
+            size = INPUT_SIZE.get(name, 96)
+            dims = [1, 3, size, size]
+            x = torch.rand(*dims) * 2 - 1
+            for label, opset, ir3 in (("opset 13", 13, False), ("opset 17", 17, False),
+                                      ("IR 3", 8, True)):
+                path = os.path.join(work, f"{name}.onnx")
+                try:
+                    torch.onnx.export(model, x, path, opset_version=opset, do_constant_folding=False,
+                                      training=torch.onnx.TrainingMode.PRESERVE,
+                                      keep_initializers_as_inputs=ir3)
+                except Exception as e:  # e.g. an op opset 8 lacks
+                    print(f"{name:20s} {label:9s} not exported: {str(e).splitlines()[0][:100]}")
+                    continue
+                if ir3:
+                    exported = onnx.load(path)
+                    exported.ir_version = 3
+                    onnx.save(exported, path)
+                result = check(args.bnrt, path, os.path.join(work, "folded.onnx"), dims)
+                print(f"{name:20s} {label:9s} {result}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
