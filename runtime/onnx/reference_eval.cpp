@@ -43,7 +43,15 @@ const std::set<std::string> kSupported = {"Conv",
                                           "AveragePool",
                                           "Softmax",
                                           "Constant",
-                                          "Neg"};
+                                          "Neg",
+                                          "Pad",
+                                          "Transpose",
+                                          "Unsqueeze",
+                                          "Squeeze",
+                                          "ReduceMean",
+                                          "ReduceSum",
+                                          "ReduceMax",
+                                          "ReduceMin"};
 
 [[noreturn]] void eval_error(const pb::NodeProto& node, const std::string& what) {
   throw Error(ErrorCode::shape_mismatch, "verify: " + describe_node(node, -1) + ": " + what);
@@ -90,8 +98,11 @@ struct Spatial {
   std::vector<std::int64_t> strides, dilations, begin, end, output;
 };
 
+/// With `ceil_mode` (pools) the output counts a last, partial window too, as long as it starts
+/// inside the input or its leading padding (as PyTorch and ONNX Runtime count it).
 Spatial spatial_geometry(const pb::NodeProto& node, const Tensor64& x,
-                         const std::vector<std::int64_t>& kernel, bool transposed) {
+                         const std::vector<std::int64_t>& kernel, bool transposed,
+                         bool ceil_mode = false) {
   const std::size_t dims = kernel.size();
   Spatial s;
   s.strides = ints_attribute(node, "strides");
@@ -123,7 +134,12 @@ Spatial spatial_geometry(const pb::NodeProto& node, const Tensor64& x,
         continue;
       }
       if (auto_pad == "VALID") s.begin[d] = s.end[d] = 0;
-      s.output[d] = (in + s.begin[d] + s.end[d] - span) / s.strides[d] + 1;
+      const std::int64_t room = in + s.begin[d] + s.end[d] - span;
+      s.output[d] = room / s.strides[d] + 1;
+      if (ceil_mode && room >= 0 && room % s.strides[d] != 0 &&
+          (s.output[d]) * s.strides[d] < in + s.begin[d]) {
+        ++s.output[d];
+      }
       continue;
     }
     // ConvTranspose: output_shape (or SAME) fixes the output and implies the pads.
@@ -264,9 +280,8 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
   if (op == "MaxPool" || op == "AveragePool") {
     PoolGeometry g;
     g.kernel = ints_attribute(node, "kernel_shape");
-    if (int_attribute(node, "ceil_mode", 0) != 0)
-      eval_error(node, "ceil_mode = 1 is not evaluated");
-    const Spatial s = spatial_geometry(node, input(0), g.kernel, false);
+    const Spatial s =
+        spatial_geometry(node, input(0), g.kernel, false, int_attribute(node, "ceil_mode", 0) != 0);
     g.strides = s.strides;
     g.dilations = s.dilations;
     g.pads_begin = s.begin;
@@ -281,6 +296,87 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
     return {softmax(input(0), normalize_axis(node, axis, input(0).rank()), legacy)};
   }
   if (op == "Constant") return {to_tensor64(find_attribute(node, "value")->t())};
+  // Axes from the `axes` attribute (older opsets) or input `slot`, made non-negative for
+  // `rank`, sorted; `given` says whether there were any.
+  auto axes_of = [&](std::size_t slot, std::size_t rank, bool& given) {
+    std::vector<std::int64_t> axes = ints_attribute(node, "axes");
+    if (find_attribute(node, "axes") == nullptr && has(slot)) {
+      for (const double v : input(slot).values) axes.push_back(static_cast<std::int64_t>(v));
+    }
+    given = find_attribute(node, "axes") != nullptr || has(slot);
+    for (std::int64_t& axis : axes) axis = normalize_axis(node, axis, rank);
+    std::sort(axes.begin(), axes.end());
+    if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) {
+      eval_error(node, "repeated axis");
+    }
+    return axes;
+  };
+  if (op == "Pad") {
+    if (string_attribute(node, "mode", "constant") != "constant") {
+      eval_error(node, "mode " + string_attribute(node, "mode", "") + " is not evaluated");
+    }
+    std::vector<std::int64_t> pads = ints_attribute(node, "pads");
+    double value = float_attribute(node, "value", 0.0f);
+    if (opset >= 11) {
+      if (has(3)) eval_error(node, "axes are not evaluated");
+      pads.clear();
+      for (const double v : input(1).values) pads.push_back(static_cast<std::int64_t>(v));
+      value = has(2) ? input(2).values.at(0) : 0.0;
+    }
+    const std::size_t rank = input(0).rank();
+    if (pads.size() != 2 * rank) eval_error(node, "pads do not match the input's rank");
+    return {pad_constant(input(0), {pads.begin(), pads.begin() + static_cast<std::ptrdiff_t>(rank)},
+                         {pads.begin() + static_cast<std::ptrdiff_t>(rank), pads.end()}, value)};
+  }
+  if (op == "Transpose") {
+    std::vector<std::int64_t> perm = ints_attribute(node, "perm");
+    if (perm.empty()) {
+      for (std::size_t d = input(0).rank(); d-- > 0;) perm.push_back(static_cast<std::int64_t>(d));
+    }
+    return {transpose(input(0), perm)};
+  }
+  if (op == "Unsqueeze" || op == "Squeeze") {
+    const Tensor64& x = input(0);
+    const bool unsqueeze = op == "Unsqueeze";
+    bool given = false;
+    const std::vector<std::int64_t> axes = axes_of(
+        1,
+        unsqueeze
+            ? x.rank() + ints_attribute(node, "axes").size() + (has(1) ? input(1).values.size() : 0)
+            : x.rank(),
+        given);
+    std::vector<std::int64_t> dims;
+    if (unsqueeze) {
+      dims = x.dims;
+      for (const std::int64_t axis : axes) dims.insert(dims.begin() + axis, 1);
+    } else {
+      for (std::size_t d = 0; d < x.rank(); ++d) {
+        const bool listed = std::binary_search(axes.begin(), axes.end(), std::int64_t(d));
+        if (listed && x.dims[d] != 1) eval_error(node, "squeezes a dim that is not 1");
+        if (!(listed || (!given && x.dims[d] == 1))) dims.push_back(x.dims[d]);
+      }
+    }
+    return {Tensor64{dims, x.values}};
+  }
+  if (op.rfind("Reduce", 0) == 0) {
+    const Tensor64& x = input(0);
+    bool given = false;
+    std::vector<std::int64_t> axes = axes_of(1, x.rank(), given);
+    if (axes.empty()) {
+      if (int_attribute(node, "noop_with_empty_axes", 0) != 0) return {x};
+      for (std::size_t d = 0; d < x.rank(); ++d) axes.push_back(static_cast<std::int64_t>(d));
+    }
+    const bool keep = int_attribute(node, "keepdims", 1) != 0;
+    const double inf = std::numeric_limits<double>::infinity();
+    if (op == "ReduceMax")
+      return {reduce(
+          x, axes, keep, -inf, [](double a, double v) { return std::max(a, v); }, false)};
+    if (op == "ReduceMin")
+      return {reduce(
+          x, axes, keep, inf, [](double a, double v) { return std::min(a, v); }, false)};
+    return {reduce(
+        x, axes, keep, 0.0, [](double a, double v) { return a + v; }, op == "ReduceMean")};
+  }
   eval_error(node, "not implemented");
 }
 

@@ -408,6 +408,100 @@ Tensor64 concat(const std::vector<const Tensor64*>& inputs, std::int64_t axis) {
   return y;
 }
 
+namespace {
+
+/// Row-major strides of `dims`.
+std::vector<std::int64_t> strides_of(const std::vector<std::int64_t>& dims) {
+  std::vector<std::int64_t> strides(dims.size(), 1);
+  for (std::size_t d = dims.size(); d-- > 1;) strides[d - 1] = strides[d] * dims[d];
+  return strides;
+}
+
+/// Calls visit(flat, index) for every index of `dims`, in row-major order.
+template <class Visit>
+void for_each_index(const std::vector<std::int64_t>& dims, Visit&& visit) {
+  const std::int64_t count = checked_count(dims);
+  std::vector<std::int64_t> index(dims.size(), 0);
+  for (std::int64_t flat = 0; flat < count; ++flat) {
+    visit(flat, index);
+    for (std::size_t d = dims.size(); d-- > 0;) {
+      if (++index[d] < dims[d]) break;
+      index[d] = 0;
+    }
+  }
+}
+
+}  // namespace
+
+Tensor64 pad_constant(const Tensor64& x, const std::vector<std::int64_t>& begin,
+                      const std::vector<std::int64_t>& end, double value) {
+  if (begin.size() != x.rank() || end.size() != x.rank()) shape_error("Pad pads and rank differ");
+  Tensor64 y;
+  for (std::size_t d = 0; d < x.rank(); ++d) {
+    y.dims.push_back(x.dims[d] + begin[d] + end[d]);
+    if (y.dims.back() < 0) shape_error("Pad crops below zero");
+  }
+  y.values.assign(static_cast<std::size_t>(checked_count(y.dims)), value);
+  const std::vector<std::int64_t> x_strides = strides_of(x.dims);
+  for_each_index(y.dims, [&](std::int64_t flat, const std::vector<std::int64_t>& index) {
+    std::int64_t source = 0;
+    for (std::size_t d = 0; d < x.rank(); ++d) {
+      const std::int64_t i = index[d] - begin[d];
+      if (i < 0 || i >= x.dims[d]) return;  // padding
+      source += i * x_strides[d];
+    }
+    y.values[static_cast<std::size_t>(flat)] = x.values[static_cast<std::size_t>(source)];
+  });
+  return y;
+}
+
+Tensor64 transpose(const Tensor64& x, const std::vector<std::int64_t>& perm) {
+  if (perm.size() != x.rank()) shape_error("Transpose perm and rank differ");
+  const std::vector<std::int64_t> x_strides = strides_of(x.dims);
+  Tensor64 y;
+  for (const std::int64_t p : perm) {
+    if (p < 0 || p >= static_cast<std::int64_t>(x.rank())) shape_error("Transpose perm");
+    y.dims.push_back(x.dims[static_cast<std::size_t>(p)]);
+  }
+  y.values.resize(static_cast<std::size_t>(checked_count(y.dims)));
+  for_each_index(y.dims, [&](std::int64_t flat, const std::vector<std::int64_t>& index) {
+    std::int64_t source = 0;
+    for (std::size_t d = 0; d < perm.size(); ++d) {
+      source += index[d] * x_strides[static_cast<std::size_t>(perm[d])];
+    }
+    y.values[static_cast<std::size_t>(flat)] = x.values[static_cast<std::size_t>(source)];
+  });
+  return y;
+}
+
+Tensor64 reduce(const Tensor64& x, const std::vector<std::int64_t>& axes, bool keep_dims,
+                double start, const std::function<double(double, double)>& op, bool mean) {
+  std::vector<bool> reduced(x.rank(), false);
+  for (const std::int64_t a : axes) reduced[static_cast<std::size_t>(a)] = true;
+  std::vector<std::int64_t> kept_dims;  // the output's dims with the reduced ones as 1s
+  for (std::size_t d = 0; d < x.rank(); ++d) kept_dims.push_back(reduced[d] ? 1 : x.dims[d]);
+  const std::vector<std::int64_t> out_strides = strides_of(kept_dims);
+  Tensor64 y;
+  y.values.assign(static_cast<std::size_t>(checked_count(kept_dims)), start);
+  for_each_index(x.dims, [&](std::int64_t flat, const std::vector<std::int64_t>& index) {
+    std::int64_t target = 0;
+    for (std::size_t d = 0; d < x.rank(); ++d) {
+      if (!reduced[d]) target += index[d] * out_strides[d];
+    }
+    double& acc = y.values[static_cast<std::size_t>(target)];
+    acc = op(acc, x.values[static_cast<std::size_t>(flat)]);
+  });
+  if (mean) {
+    const double count = static_cast<double>(product(x.dims)) /
+                         static_cast<double>(std::max<std::int64_t>(1, product(kept_dims)));
+    for (double& v : y.values) v /= count;
+  }
+  for (std::size_t d = 0; d < x.rank(); ++d) {
+    if (!reduced[d] || keep_dims) y.dims.push_back(kept_dims[d]);
+  }
+  return y;
+}
+
 Tensor64 softmax(const Tensor64& x, std::int64_t axis, bool flatten_tail) {
   const auto a = static_cast<std::size_t>(axis);
   const std::int64_t outer = product(x.dims, 0, a);

@@ -70,6 +70,15 @@ Tensor64 average_pool(const Tensor64& x, const PoolGeometry& g);
 Tensor64 global_pool(const Tensor64& x, bool max);
 
 Tensor64 concat(const std::vector<const Tensor64*>& inputs, std::int64_t axis);
+/// Pad in constant mode: dim d grows by begin[d] in front and end[d] behind (negative: crops).
+Tensor64 pad_constant(const Tensor64& x, const std::vector<std::int64_t>& begin,
+                      const std::vector<std::int64_t>& end, double value);
+/// y[..] = x[..] with dims permuted: y.dims[i] = x.dims[perm[i]].
+Tensor64 transpose(const Tensor64& x, const std::vector<std::int64_t>& perm);
+/// Reduces the dims in `axes` (sorted, distinct) with `op` from `start`, then divides by the
+/// count when `mean`; kept as 1s with keep_dims.
+Tensor64 reduce(const Tensor64& x, const std::vector<std::int64_t>& axes, bool keep_dims,
+                double start, const std::function<double(double, double)>& op, bool mean);
 /// Softmax over dims [axis, rank) taken as one (opset < 13) or over `axis` alone.
 Tensor64 softmax(const Tensor64& x, std::int64_t axis, bool flatten_tail);
 

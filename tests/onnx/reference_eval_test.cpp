@@ -1,0 +1,117 @@
+// The float64 evaluator behind `bnrt fold --verify`, op by op on small hand-checked cases: the
+// ops real models put between their batch norms (Pad, Transpose, Unsqueeze / Squeeze, the
+// Reduce family, ceil-mode pooling). Expected values worked out by hand from the ONNX
+// operator definitions (ceil-mode windows as PyTorch and ONNX Runtime count them).
+#include <gtest/gtest.h>
+
+#include "graph_builder.hpp"
+#include "reference_eval.hpp"
+
+namespace bnrt::testing {
+namespace {
+
+using onnx::detail::ReferenceEvaluator;
+using onnx::detail::Tensor64;
+
+/// Runs a one-output graph on `x` (fed as input "x").
+Tensor64 run(const GraphBuilder& b, const Tensor64& x) {
+  const pb::ModelProto model = b.model();
+  const ReferenceEvaluator evaluator(model);
+  EXPECT_EQ(evaluator.unsupported(), "");
+  const std::vector<Tensor64> outputs = evaluator.run({{"x", x}});
+  EXPECT_EQ(outputs.size(), 1u);
+  return outputs.at(0);
+}
+
+/// x = 0, 1, 2, ... in `dims`.
+Tensor64 iota(std::vector<std::int64_t> dims) {
+  Tensor64 x{dims, {}};
+  std::int64_t count = 1;
+  for (auto d : dims) count *= d;
+  for (std::int64_t i = 0; i < count; ++i) x.values.push_back(static_cast<double>(i));
+  return x;
+}
+
+TEST(ReferenceEval, PadConstantGrowsAndCrops) {
+  GraphBuilder b;
+  b.input("x", {2, 3});
+  // dim 0: one row of 9 in front; dim 1: one column cropped in front, two of 9 behind.
+  b.node("Pad",
+         {"x", b.initializer("pads", {4}, {1, -1, 0, 2}, pb::TensorProto::INT64),
+          b.initializer("value", {}, {9})},
+         {"y"});
+  b.output("y", {3, 4});
+  const Tensor64 y = run(b, iota({2, 3}));
+  EXPECT_EQ(y.dims, (std::vector<std::int64_t>{3, 4}));
+  EXPECT_EQ(y.values, (std::vector<double>{9, 9, 9, 9, 1, 2, 9, 9, 4, 5, 9, 9}));
+}
+
+TEST(ReferenceEval, TransposeUnsqueezeSqueeze) {
+  GraphBuilder b;
+  b.input("x", {2, 3});
+  b.node("Transpose", {"x"}, {"t"}, "", {{"perm", std::vector<std::int64_t>{1, 0}}});
+  b.node("Unsqueeze", {"t", b.initializer("axes", {2}, {0, -1}, pb::TensorProto::INT64)}, {"u"});
+  b.node("Squeeze", {"u", b.initializer("axes0", {1}, {0}, pb::TensorProto::INT64)}, {"y"});
+  b.output("y", {3, 2, 1});
+  const Tensor64 y = run(b, iota({2, 3}));
+  EXPECT_EQ(y.dims, (std::vector<std::int64_t>{3, 2, 1}));
+  EXPECT_EQ(y.values, (std::vector<double>{0, 3, 1, 4, 2, 5}));
+}
+
+TEST(ReferenceEval, ReduceKeepsOrDropsTheAxes) {
+  for (const bool keep : {true, false}) {
+    GraphBuilder b;
+    b.input("x", {2, 3, 2});
+    b.node("ReduceMean", {"x"}, {"y"}, "",
+           {{"axes", std::vector<std::int64_t>{-1, 1}}, {"keepdims", keep ? 1 : 0}});
+    b.output("y", keep ? std::vector<std::int64_t>{2, 1, 1} : std::vector<std::int64_t>{2});
+    const Tensor64 y = run(b, iota({2, 3, 2}));
+    EXPECT_EQ(y.dims, keep ? (std::vector<std::int64_t>{2, 1, 1}) : std::vector<std::int64_t>{2});
+    EXPECT_EQ(y.values, (std::vector<double>{2.5, 8.5}));  // means of 0..5 and 6..11
+  }
+  GraphBuilder b;
+  b.input("x", {2, 3});
+  b.node("ReduceMax", {"x"}, {"y"}, "", {{"keepdims", 0}});  // no axes: all of them
+  b.output("y", std::vector<std::int64_t>{});
+  EXPECT_EQ(run(b, iota({2, 3})).values, (std::vector<double>{5}));
+}
+
+TEST(ReferenceEval, CeilModePoolsCountTheLastPartialWindow) {
+  // A row of 5 values, kernel 2, stride 2: floor gives 2 windows, ceil 3 (the last holds x[4]).
+  for (const char* op : {"MaxPool", "AveragePool"}) {
+    SCOPED_TRACE(op);
+    GraphBuilder b;
+    b.input("x", {1, 1, 1, 5});
+    b.node(op, {"x"}, {"y"}, "",
+           {{"kernel_shape", std::vector<std::int64_t>{1, 2}},
+            {"strides", std::vector<std::int64_t>{1, 2}},
+            {"ceil_mode", 1}});
+    b.output("y", {1, 1, 1, 3});
+    const Tensor64 y = run(b, iota({1, 1, 1, 5}));
+    EXPECT_EQ(y.dims, (std::vector<std::int64_t>{1, 1, 1, 3}));
+    EXPECT_EQ(y.values, std::string(op) == "MaxPool" ? (std::vector<double>{1, 3, 4})
+                                                     : (std::vector<double>{0.5, 2.5, 4}));
+  }
+  // 5 values padded by 1 on each side, kernel 2, stride 2: ceil((5 + 2 - 2) / 2) + 1 = 4, but
+  // the fourth window would start at 3 * 2 - 1 = 5, past the input: 3 windows (PyTorch's
+  // max_pool1d / avg_pool1d with ceil_mode: [0, 2, 4] and, counting the pad, [0, 1.5, 3.5]).
+  for (const char* op : {"MaxPool", "AveragePool"}) {
+    SCOPED_TRACE(op);
+    GraphBuilder b;
+    b.input("x", {1, 1, 5});
+    std::vector<Attribute> attributes = {{"kernel_shape", std::vector<std::int64_t>{2}},
+                                         {"strides", std::vector<std::int64_t>{2}},
+                                         {"pads", std::vector<std::int64_t>{1, 1}},
+                                         {"ceil_mode", 1}};
+    if (std::string(op) == "AveragePool") attributes.push_back({"count_include_pad", 1});
+    b.node(op, {"x"}, {"y"}, "", attributes);
+    b.output("y", {1, 1, 3});
+    const Tensor64 y = run(b, iota({1, 1, 5}));
+    EXPECT_EQ(y.dims, (std::vector<std::int64_t>{1, 1, 3}));
+    EXPECT_EQ(y.values, std::string(op) == "MaxPool" ? (std::vector<double>{0, 2, 4})
+                                                     : (std::vector<double>{0, 1.5, 3.5}));
+  }
+}
+
+}  // namespace
+}  // namespace bnrt::testing
