@@ -125,6 +125,21 @@ def main():
               opset=8)
     m.ir_version = 3
     save("ir3_initializer_inputs", m)
+    # The evaluator's shape ops after a folded BN: Pad, ceil-mode MaxPool, Transpose, Unsqueeze,
+    # Squeeze, ReduceMean.
+    b, p = bn("bn", "c", 3, "n")
+    i64 = lambda name, values: numpy_helper.from_array(np.array(values, np.int64), name)
+    save("evaluator_ops", model(
+        [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"), b,
+         helper.make_node("Pad", ["n", "pads"], ["p"], name="pad"),
+         helper.make_node("MaxPool", ["p"], ["q"], name="pool", kernel_shape=[2, 2], strides=[2, 2],
+                          ceil_mode=1),
+         helper.make_node("Transpose", ["q"], ["t"], name="transpose", perm=[0, 2, 3, 1]),
+         helper.make_node("Unsqueeze", ["t", "axis0"], ["u"], name="unsqueeze"),
+         helper.make_node("Squeeze", ["u", "axis0"], ["s"], name="squeeze"),
+         helper.make_node("ReduceMean", ["s"], ["y"], name="mean", axes=[1, 2], keepdims=0)],
+        [t("w", [3, 2, 1, 1]), i64("pads", [0, 0, 1, 0, 0, 0, 0, 1]), i64("axis0", [0])] + p,
+        [("x", [1, 2, 4, 4])], [("y", [1, 3])]))
 
 
 if __name__ == "__main__":

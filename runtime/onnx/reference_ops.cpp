@@ -458,9 +458,13 @@ Tensor64 pad_constant(const Tensor64& x, const std::vector<std::int64_t>& begin,
 Tensor64 transpose(const Tensor64& x, const std::vector<std::int64_t>& perm) {
   if (perm.size() != x.rank()) shape_error("Transpose perm and rank differ");
   const std::vector<std::int64_t> x_strides = strides_of(x.dims);
+  std::vector<bool> taken(x.rank(), false);
   Tensor64 y;
   for (const std::int64_t p : perm) {
-    if (p < 0 || p >= static_cast<std::int64_t>(x.rank())) shape_error("Transpose perm");
+    if (p < 0 || p >= static_cast<std::int64_t>(x.rank()) || taken[static_cast<std::size_t>(p)]) {
+      shape_error("Transpose perm is not a permutation of the dims");
+    }
+    taken[static_cast<std::size_t>(p)] = true;
     y.dims.push_back(x.dims[static_cast<std::size_t>(p)]);
   }
   y.values.resize(static_cast<std::size_t>(checked_count(y.dims)));

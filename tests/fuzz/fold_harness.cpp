@@ -1,8 +1,11 @@
 // See fold_harness.hpp.
 #include "fold_harness.hpp"
 
+#include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "bnrt/error.hpp"
 #include "bnrt/onnx.hpp"
@@ -30,6 +33,19 @@ bool small_enough_to_evaluate(const onnx::Model& model) {
       if (d > 4096 || d < 0) return false;
       count *= d;
       if (count > 4096) return false;
+    }
+    // Integer data are shapes, pads and axes: a Pad of 1000 per side is a legitimately huge
+    // tensor, as a large stride attribute would be.
+    if (tensor.data_type() == ::onnx::TensorProto::INT64) {
+      std::vector<std::int64_t> values(tensor.int64_data().begin(), tensor.int64_data().end());
+      for (std::size_t at = 0; at + 8 <= tensor.raw_data().size(); at += 8) {
+        std::int64_t v;
+        std::memcpy(&v, tensor.raw_data().data() + at, 8);
+        values.push_back(v);
+      }
+      for (const std::int64_t v : values) {
+        if (v > 64 || v < -64) return false;
+      }
     }
   }
   for (const auto& node : graph.node()) {
