@@ -51,10 +51,27 @@ const std::set<std::string> kSupported = {"Conv",
                                           "ReduceMean",
                                           "ReduceSum",
                                           "ReduceMax",
-                                          "ReduceMin"};
+                                          "ReduceMin",
+                                          "Shape",
+                                          "Gather",
+                                          "Slice",
+                                          "Cast"};
 
 [[noreturn]] void eval_error(const pb::NodeProto& node, const std::string& what) {
   throw Error(ErrorCode::shape_mismatch, "verify: " + describe_node(node, -1) + ": " + what);
+}
+
+/// An integer held as a double (shapes, axes, indices), clamped to +-2^62 so that a Slice end
+/// of INT64_MAX converts without overflow.
+std::int64_t as_index(double value) {
+  constexpr double kLimit = 4611686018427387904.0;  // 2^62
+  return static_cast<std::int64_t>(std::clamp(value, -kLimit, kLimit));
+}
+
+std::vector<std::int64_t> indices_of(const Tensor64& tensor) {
+  std::vector<std::int64_t> out;
+  for (const double v : tensor.values) out.push_back(as_index(v));
+  return out;
 }
 
 /// Any tensor as float64: float types exactly, integer types (shapes, axes) as values.
@@ -301,7 +318,7 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
   auto axes_of = [&](std::size_t slot, std::size_t rank, bool& given) {
     std::vector<std::int64_t> axes = ints_attribute(node, "axes");
     if (find_attribute(node, "axes") == nullptr && has(slot)) {
-      for (const double v : input(slot).values) axes.push_back(static_cast<std::int64_t>(v));
+      axes = indices_of(input(slot));
     }
     given = find_attribute(node, "axes") != nullptr || has(slot);
     for (std::int64_t& axis : axes) axis = normalize_axis(node, axis, rank);
@@ -319,8 +336,7 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
     double value = float_attribute(node, "value", 0.0f);
     if (opset >= 11) {
       if (has(3)) eval_error(node, "axes are not evaluated");
-      pads.clear();
-      for (const double v : input(1).values) pads.push_back(static_cast<std::int64_t>(v));
+      pads = indices_of(input(1));
       value = has(2) ? input(2).values.at(0) : 0.0;
     }
     const std::size_t rank = input(0).rank();
@@ -376,6 +392,98 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
           x, axes, keep, inf, [](double a, double v) { return std::min(a, v); }, false)};
     return {reduce(
         x, axes, keep, 0.0, [](double a, double v) { return a + v; }, op == "ReduceMean")};
+  }
+  if (op == "Shape") {
+    const auto rank = static_cast<std::int64_t>(input(0).rank());
+    std::int64_t start = int_attribute(node, "start", 0), end = int_attribute(node, "end", rank);
+    if (start < 0) start += rank;
+    if (end < 0) end += rank;
+    start = std::clamp<std::int64_t>(start, 0, rank);
+    end = std::clamp<std::int64_t>(end, start, rank);
+    Tensor64 y{{end - start}, {}};
+    for (std::int64_t d = start; d < end; ++d) {
+      y.values.push_back(static_cast<double>(input(0).dims[static_cast<std::size_t>(d)]));
+    }
+    return {y};
+  }
+  if (op == "Gather") {
+    const Tensor64& data = input(0);
+    const std::int64_t axis = normalize_axis(node, int_attribute(node, "axis", 0), data.rank());
+    const std::int64_t size = data.dims[static_cast<std::size_t>(axis)];
+    Tensor64 indices = input(1);
+    for (double& value : indices.values) {
+      std::int64_t index = as_index(value);
+      if (index < 0) index += size;
+      if (index < 0 || index >= size) eval_error(node, "index out of range");
+      value = static_cast<double>(index);
+    }
+    return {gather(data, indices, axis)};
+  }
+  if (op == "Slice") {
+    const Tensor64& data = input(0);
+    std::vector<std::int64_t> starts, ends, axes, steps;
+    if (opset < 10) {
+      starts = ints_attribute(node, "starts");
+      ends = ints_attribute(node, "ends");
+      axes = ints_attribute(node, "axes");
+    } else {
+      starts = indices_of(input(1));
+      ends = indices_of(input(2));
+      if (has(3)) axes = indices_of(input(3));
+      if (has(4)) steps = indices_of(input(4));
+    }
+    if (axes.empty()) {
+      for (std::size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<std::int64_t>(i));
+    }
+    if (steps.empty()) steps.assign(starts.size(), 1);
+    if (ends.size() != starts.size() || axes.size() != starts.size() ||
+        steps.size() != starts.size()) {
+      eval_error(node, "starts, ends, axes and steps differ in length");
+    }
+    std::vector<bool> seen(data.rank(), false);
+    for (std::size_t i = 0; i < axes.size(); ++i) {
+      axes[i] = normalize_axis(node, axes[i], data.rank());
+      const auto a = static_cast<std::size_t>(axes[i]);
+      if (seen[a] || steps[i] == 0) eval_error(node, "a repeated axis or a zero step");
+      seen[a] = true;
+      const std::int64_t size = data.dims[a];
+      std::int64_t& start = starts[i];
+      std::int64_t& end = ends[i];
+      if (start < 0) start += size;
+      if (end < 0) end += size;
+      if (steps[i] > 0) {
+        start = std::clamp<std::int64_t>(start, 0, size);
+        end = std::clamp<std::int64_t>(end, 0, size);
+      } else {
+        start = std::clamp<std::int64_t>(start, 0, size - 1);
+        end = std::clamp<std::int64_t>(end, -1, size - 1);
+      }
+    }
+    return {slice(data, starts, ends, axes, steps)};
+  }
+  if (op == "Cast") {
+    // Values are float64 throughout: a cast to a float type keeps them (the original and the
+    // folded model take the same path), to an integer type truncates, to bool tests for 0.
+    switch (int_attribute(node, "to", 0)) {
+      case pb::TensorProto::FLOAT:
+      case pb::TensorProto::DOUBLE:
+      case pb::TensorProto::FLOAT16:
+      case pb::TensorProto::BFLOAT16:
+        return {input(0)};
+      case pb::TensorProto::INT8:
+      case pb::TensorProto::UINT8:
+      case pb::TensorProto::INT16:
+      case pb::TensorProto::UINT16:
+      case pb::TensorProto::INT32:
+      case pb::TensorProto::UINT32:
+      case pb::TensorProto::INT64:
+      case pb::TensorProto::UINT64:
+        return unary([](double v) { return std::trunc(v); });
+      case pb::TensorProto::BOOL:
+        return unary([](double v) { return v != 0 ? 1.0 : 0.0; });
+      default:
+        eval_error(node, "cast to this type is not evaluated");
+    }
   }
   eval_error(node, "not implemented");
 }

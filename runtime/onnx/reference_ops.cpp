@@ -478,6 +478,50 @@ Tensor64 transpose(const Tensor64& x, const std::vector<std::int64_t>& perm) {
   return y;
 }
 
+Tensor64 gather(const Tensor64& data, const Tensor64& indices, std::int64_t axis) {
+  const auto a = static_cast<std::size_t>(axis);
+  Tensor64 y;
+  y.dims.assign(data.dims.begin(), data.dims.begin() + static_cast<std::ptrdiff_t>(a));
+  y.dims.insert(y.dims.end(), indices.dims.begin(), indices.dims.end());
+  y.dims.insert(y.dims.end(), data.dims.begin() + static_cast<std::ptrdiff_t>(a) + 1,
+                data.dims.end());
+  const std::int64_t outer = product(data.dims, 0, a), inner = product(data.dims, a + 1);
+  y.values.reserve(static_cast<std::size_t>(checked_count(y.dims)));
+  for (std::int64_t o = 0; o < outer; ++o) {
+    for (const double index : indices.values) {
+      const auto begin =
+          data.values.begin() + (o * data.dims[a] + static_cast<std::int64_t>(index)) * inner;
+      y.values.insert(y.values.end(), begin, begin + inner);
+    }
+  }
+  return y;
+}
+
+Tensor64 slice(const Tensor64& data, const std::vector<std::int64_t>& starts,
+               const std::vector<std::int64_t>& ends, const std::vector<std::int64_t>& axes,
+               const std::vector<std::int64_t>& steps) {
+  std::vector<std::int64_t> first(data.rank(), 0), step(data.rank(), 1);
+  Tensor64 y;
+  y.dims = data.dims;
+  for (std::size_t i = 0; i < axes.size(); ++i) {
+    const auto a = static_cast<std::size_t>(axes[i]);
+    first[a] = starts[i];
+    step[a] = steps[i];
+    const std::int64_t span = ends[i] - starts[i];
+    y.dims[a] = steps[i] > 0 ? std::max<std::int64_t>(0, (span + steps[i] - 1) / steps[i])
+                             : std::max<std::int64_t>(0, (-span - steps[i] - 1) / -steps[i]);
+  }
+  const std::vector<std::int64_t> strides = strides_of(data.dims);
+  y.values.resize(static_cast<std::size_t>(checked_count(y.dims)));
+  for_each_index(y.dims, [&](std::int64_t flat, const std::vector<std::int64_t>& index) {
+    std::int64_t source = 0;
+    for (std::size_t d = 0; d < data.rank(); ++d)
+      source += (first[d] + index[d] * step[d]) * strides[d];
+    y.values[static_cast<std::size_t>(flat)] = data.values[static_cast<std::size_t>(source)];
+  });
+  return y;
+}
+
 Tensor64 reduce(const Tensor64& x, const std::vector<std::int64_t>& axes, bool keep_dims,
                 double start, const std::function<double(double, double)>& op, bool mean) {
   std::vector<bool> reduced(x.rank(), false);

@@ -75,6 +75,13 @@ Tensor64 pad_constant(const Tensor64& x, const std::vector<std::int64_t>& begin,
                       const std::vector<std::int64_t>& end, double value);
 /// y[..] = x[..] with dims permuted: y.dims[i] = x.dims[perm[i]].
 Tensor64 transpose(const Tensor64& x, const std::vector<std::int64_t>& perm);
+/// numpy.take(data, indices, axis): indices already non-negative and in range.
+Tensor64 gather(const Tensor64& data, const Tensor64& indices, std::int64_t axis);
+/// data[starts[i] : ends[i] : steps[i]] along axes[i], the bounds already clamped as ONNX Slice
+/// clamps them (so each axis yields max(0, ceil((end - start) / step)) values).
+Tensor64 slice(const Tensor64& data, const std::vector<std::int64_t>& starts,
+               const std::vector<std::int64_t>& ends, const std::vector<std::int64_t>& axes,
+               const std::vector<std::int64_t>& steps);
 /// Reduces the dims in `axes` (sorted, distinct) with `op` from `start`, then divides by the
 /// count when `mean`; kept as 1s with keep_dims.
 Tensor64 reduce(const Tensor64& x, const std::vector<std::int64_t>& axes, bool keep_dims,

@@ -1,6 +1,7 @@
 // The float64 evaluator behind `bnrt fold --verify`, op by op on small hand-checked cases: the
 // ops real models put between their batch norms (Pad, Transpose, Unsqueeze / Squeeze, the
-// Reduce family, ceil-mode pooling). Expected values worked out by hand from the ONNX
+// Reduce family, ceil-mode pooling, and the shape arithmetic of a channel shuffle: Shape,
+// Gather, Slice, Cast). Expected values worked out by hand from the ONNX
 // operator definitions (ceil-mode windows as PyTorch and ONNX Runtime count them).
 #include <gtest/gtest.h>
 
@@ -74,6 +75,41 @@ TEST(ReferenceEval, ReduceKeepsOrDropsTheAxes) {
   b.node("ReduceMax", {"x"}, {"y"}, "", {{"keepdims", 0}});  // no axes: all of them
   b.output("y", std::vector<std::int64_t>{});
   EXPECT_EQ(run(b, iota({2, 3})).values, (std::vector<double>{5}));
+}
+
+TEST(ReferenceEval, SliceGatherShapeCast) {
+  {
+    // Slice axis 2 backwards by 2 from the last (-1) to before the first (-5 clamps to -1),
+    // axis 1 by 2: y[n][j][k] = x[n][2j][3 - 2k]. Then Gather rows [-1, 0] of axis 1.
+    GraphBuilder b;
+    b.input("x", {2, 3, 4});
+    const auto i64 = pb::TensorProto::INT64;
+    b.node(
+        "Slice",
+        {"x", b.initializer("starts", {2}, {-1, 0}, i64), b.initializer("ends", {2}, {-5, 3}, i64),
+         b.initializer("axes", {2}, {2, 1}, i64), b.initializer("steps", {2}, {-2, 2}, i64)},
+        {"s"});
+    b.node("Gather", {"s", b.initializer("rows", {2}, {-1, 0}, i64)}, {"y"}, "", {{"axis", 1}});
+    b.output("y", {2, 2, 2});
+    const Tensor64 y = run(b, iota({2, 3, 4}));
+    EXPECT_EQ(y.dims, (std::vector<std::int64_t>{2, 2, 2}));
+    EXPECT_EQ(y.values, (std::vector<double>{11, 9, 3, 1, 23, 21, 15, 13}));
+  }
+  {
+    GraphBuilder b(1, 15);
+    b.input("x", {2, 3, 4});
+    b.node("Shape", {"x"}, {"y"}, "", {{"start", -2}});
+    b.output("y", {2}, pb::TensorProto::INT64);
+    EXPECT_EQ(run(b, iota({2, 3, 4})).values, (std::vector<double>{3, 4}));
+  }
+  {
+    GraphBuilder b;
+    b.input("x", {6});
+    b.node("Mul", {"x", b.initializer("k", {}, {-0.7})}, {"m"});
+    b.node("Cast", {"m"}, {"y"}, "", {{"to", static_cast<int>(pb::TensorProto::INT32)}});
+    b.output("y", {6}, pb::TensorProto::INT32);
+    EXPECT_EQ(run(b, iota({6})).values, (std::vector<double>{0, 0, -1, -2, -2, -3}));
+  }
 }
 
 TEST(ReferenceEval, CeilModePoolsCountTheLastPartialWindow) {
