@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
+#include <optional>
 #include <set>
 
 #include "bn_fold_pass.hpp"
@@ -313,14 +315,14 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
     return {softmax(input(0), normalize_axis(node, axis, input(0).rank()), legacy)};
   }
   if (op == "Constant") return {to_tensor64(find_attribute(node, "value")->t())};
-  // Axes from the `axes` attribute (older opsets) or input `slot`, made non-negative for
-  // `rank`, sorted; `given` says whether there were any.
-  auto axes_of = [&](std::size_t slot, std::size_t rank, bool& given) {
-    std::vector<std::int64_t> axes = ints_attribute(node, "axes");
-    if (find_attribute(node, "axes") == nullptr && has(slot)) {
-      axes = indices_of(input(slot));
-    }
-    given = find_attribute(node, "axes") != nullptr || has(slot);
+  // The `axes` attribute (older opsets) or input 1, when either is given.
+  auto listed_axes = [&]() -> std::optional<std::vector<std::int64_t>> {
+    if (find_attribute(node, "axes") != nullptr) return ints_attribute(node, "axes");
+    if (has(1)) return indices_of(input(1));
+    return std::nullopt;
+  };
+  // Axes made non-negative for `rank`, sorted, each once.
+  auto normalized = [&](std::vector<std::int64_t> axes, std::size_t rank) {
     for (std::int64_t& axis : axes) axis = normalize_axis(node, axis, rank);
     std::sort(axes.begin(), axes.end());
     if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) {
@@ -351,47 +353,48 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
     }
     return {transpose(input(0), perm)};
   }
-  if (op == "Unsqueeze" || op == "Squeeze") {
+  if (op == "Unsqueeze") {
     const Tensor64& x = input(0);
-    const bool unsqueeze = op == "Unsqueeze";
-    bool given = false;
-    const std::vector<std::int64_t> axes = axes_of(
-        1,
-        unsqueeze
-            ? x.rank() + ints_attribute(node, "axes").size() + (has(1) ? input(1).values.size() : 0)
-            : x.rank(),
-        given);
-    std::vector<std::int64_t> dims;
-    if (unsqueeze) {
-      dims = x.dims;
-      for (const std::int64_t axis : axes) dims.insert(dims.begin() + axis, 1);
-    } else {
-      for (std::size_t d = 0; d < x.rank(); ++d) {
-        const bool listed = std::binary_search(axes.begin(), axes.end(), std::int64_t(d));
-        if (listed && x.dims[d] != 1) eval_error(node, "squeezes a dim that is not 1");
-        if (!(listed || (!given && x.dims[d] == 1))) dims.push_back(x.dims[d]);
-      }
+    const std::optional<std::vector<std::int64_t>> listed = listed_axes();
+    if (!listed) eval_error(node, "no axes");
+    std::vector<std::int64_t> dims = x.dims;
+    for (const std::int64_t axis : normalized(*listed, x.rank() + listed->size())) {
+      dims.insert(dims.begin() + axis, 1);
     }
     return {Tensor64{dims, x.values}};
   }
-  if (op.rfind("Reduce", 0) == 0) {
+  if (op == "Squeeze") {
     const Tensor64& x = input(0);
-    bool given = false;
-    std::vector<std::int64_t> axes = axes_of(1, x.rank(), given);
+    const std::optional<std::vector<std::int64_t>> listed = listed_axes();
+    const std::vector<std::int64_t> axes =
+        normalized(listed.value_or(std::vector<std::int64_t>{}), x.rank());
+    std::vector<std::int64_t> dims;
+    for (std::size_t d = 0; d < x.rank(); ++d) {
+      const bool squeezed = listed ? std::binary_search(axes.begin(), axes.end(), std::int64_t(d))
+                                   : x.dims[d] == 1;  // no axes: every 1
+      if (squeezed && x.dims[d] != 1) eval_error(node, "squeezes a dim that is not 1");
+      if (!squeezed) dims.push_back(x.dims[d]);
+    }
+    return {Tensor64{dims, x.values}};
+  }
+  if (op == "ReduceMean" || op == "ReduceSum" || op == "ReduceMax" || op == "ReduceMin") {
+    const Tensor64& x = input(0);
+    std::vector<std::int64_t> axes =
+        normalized(listed_axes().value_or(std::vector<std::int64_t>{}), x.rank());
     if (axes.empty()) {
       if (int_attribute(node, "noop_with_empty_axes", 0) != 0) return {x};
       for (std::size_t d = 0; d < x.rank(); ++d) axes.push_back(static_cast<std::int64_t>(d));
     }
     const bool keep = int_attribute(node, "keepdims", 1) != 0;
-    const double inf = std::numeric_limits<double>::infinity();
-    if (op == "ReduceMax")
-      return {reduce(
-          x, axes, keep, -inf, [](double a, double v) { return std::max(a, v); }, false)};
-    if (op == "ReduceMin")
-      return {reduce(
-          x, axes, keep, inf, [](double a, double v) { return std::min(a, v); }, false)};
-    return {reduce(
-        x, axes, keep, 0.0, [](double a, double v) { return a + v; }, op == "ReduceMean")};
+    if (op == "ReduceMax" || op == "ReduceMin") {
+      const bool max = op == "ReduceMax";
+      const double inf = std::numeric_limits<double>::infinity();
+      const auto extreme = [max](double a, double v) {
+        return max ? std::max(a, v) : std::min(a, v);
+      };
+      return {reduce(x, axes, keep, max ? -inf : inf, extreme, false)};
+    }
+    return {reduce(x, axes, keep, 0.0, std::plus<double>(), op == "ReduceMean")};
   }
   if (op == "Shape") {
     const auto rank = static_cast<std::int64_t>(input(0).rank());
