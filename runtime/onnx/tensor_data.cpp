@@ -167,7 +167,8 @@ std::string& raw_data_of(pb::TensorProto& tensor) {
   std::string raw;
   if (tensor.data_type() == pb::TensorProto::FLOAT) {
     raw.resize(static_cast<std::size_t>(count) * 4);
-    std::memcpy(raw.data(), tensor.float_data().data(), raw.size());
+    // An empty tensor has no float_data array at all (memcpy from null is undefined even for 0).
+    if (!raw.empty()) std::memcpy(raw.data(), tensor.float_data().data(), raw.size());
     tensor.clear_float_data();
   } else {
     raw.resize(static_cast<std::size_t>(count) * 2);
