@@ -57,7 +57,8 @@ const std::set<std::string> kSupported = {"Conv",
                                           "Shape",
                                           "Gather",
                                           "Slice",
-                                          "Cast"};
+                                          "Cast",
+                                          "Split"};
 
 [[noreturn]] void eval_error(const pb::NodeProto& node, const std::string& what) {
   throw Error(ErrorCode::shape_mismatch, "verify: " + describe_node(node, -1) + ": " + what);
@@ -464,6 +465,32 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
     }
     return {slice(data, starts, ends, axes, steps)};
   }
+  if (op == "Split") {
+    const Tensor64& x = input(0);
+    const std::int64_t axis = normalize_axis(node, int_attribute(node, "axis", 0), x.rank());
+    const std::int64_t size = x.dims[static_cast<std::size_t>(axis)];
+    const auto parts = static_cast<std::int64_t>(node.output_size());
+    std::vector<std::int64_t> sizes = ints_attribute(node, "split");
+    if (opset >= 13 && has(1)) sizes = indices_of(input(1));
+    if (sizes.empty()) {  // equal parts; from opset 18 the last may be smaller
+      const std::int64_t part = (size + parts - 1) / parts;
+      for (std::int64_t begin = 0; begin < size; begin += part) {
+        sizes.push_back(std::min(part, size - begin));
+      }
+    }
+    std::int64_t total = 0;
+    for (const std::int64_t s : sizes) total += s < 0 ? size + 1 : s;  // a negative one fails
+    if (static_cast<std::int64_t>(sizes.size()) != parts || total != size) {
+      eval_error(node, "split sizes do not cover the axis");
+    }
+    std::vector<Tensor64> outputs;
+    std::int64_t begin = 0;
+    for (const std::int64_t s : sizes) {
+      outputs.push_back(slice(x, {begin}, {begin + s}, {axis}, {1}));
+      begin += s;
+    }
+    return outputs;
+  }
   if (op == "Cast") {
     // Values are float64 throughout: a cast to a float type keeps them (the original and the
     // folded model take the same path), to an integer type truncates, to bool tests for 0.
@@ -502,7 +529,7 @@ std::string node_unsupported(const pb::NodeProto& node, int index, std::int64_t 
       return describe_node(node, index) + " holds a subgraph";
     }
   }
-  for (int o = 1; o < node.output_size(); ++o) {
+  for (int o = 1; o < node.output_size() && node.op_type() != "Split"; ++o) {
     if (!node.output(o).empty()) {
       return describe_node(node, index) + " uses its extra output '" + node.output(o) + "'";
     }

@@ -1,7 +1,7 @@
 // The float64 evaluator behind `bnrt fold --verify`, op by op on small hand-checked cases: the
 // ops real models put between their batch norms (Pad, Transpose, Unsqueeze / Squeeze, the
 // Reduce family, ceil-mode pooling, and the shape arithmetic of a channel shuffle: Shape,
-// Gather, Slice, Cast). Expected values worked out by hand from the ONNX
+// Gather, Slice, Cast, Split). Expected values worked out by hand from the ONNX
 // operator definitions (ceil-mode windows as PyTorch and ONNX Runtime count them).
 #include <gtest/gtest.h>
 
@@ -110,6 +110,24 @@ TEST(ReferenceEval, SliceGatherShapeCast) {
     b.output("y", {6}, pb::TensorProto::INT32);
     EXPECT_EQ(run(b, iota({6})).values, (std::vector<double>{0, 0, -1, -2, -2, -3}));
   }
+}
+
+TEST(ReferenceEval, SplitGivesEachOutputItsPart) {
+  GraphBuilder b;
+  b.input("x", {2, 5});
+  b.node("Split", {"x", b.initializer("sizes", {2}, {2, 3}, pb::TensorProto::INT64)}, {"a", "c"},
+         "", {{"axis", -1}});
+  b.output("a", {2, 2});
+  b.output("c", {2, 3});
+  const pb::ModelProto model = b.model();
+  const ReferenceEvaluator evaluator(model);
+  ASSERT_EQ(evaluator.unsupported(), "");
+  const std::vector<Tensor64> parts = evaluator.run({{"x", iota({2, 5})}});
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_EQ(parts[0].dims, (std::vector<std::int64_t>{2, 2}));
+  EXPECT_EQ(parts[0].values, (std::vector<double>{0, 1, 5, 6}));
+  EXPECT_EQ(parts[1].dims, (std::vector<std::int64_t>{2, 3}));
+  EXPECT_EQ(parts[1].values, (std::vector<double>{2, 3, 4, 7, 8, 9}));
 }
 
 TEST(ReferenceEval, CeilModePoolsCountTheLastPartialWindow) {
