@@ -157,7 +157,7 @@ Spatial spatial_geometry(const pb::NodeProto& node, const Tensor64& x,
       const std::int64_t room = in + s.begin[d] + s.end[d] - span;
       s.output[d] = room / s.strides[d] + 1;
       if (ceil_mode && room >= 0 && room % s.strides[d] != 0 &&
-          (s.output[d]) * s.strides[d] < in + s.begin[d]) {
+          s.output[d] * s.strides[d] < in + s.begin[d]) {
         ++s.output[d];
       }
       continue;
@@ -455,7 +455,7 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
       std::int64_t& end = ends[i];
       if (start < 0) start += size;
       if (end < 0) end += size;
-      if (steps[i] > 0) {
+      if (steps[i] > 0 || size == 0) {  // (an empty axis stays empty either way)
         start = std::clamp<std::int64_t>(start, 0, size);
         end = std::clamp<std::int64_t>(end, 0, size);
       } else {
@@ -470,6 +470,7 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
     const std::int64_t axis = normalize_axis(node, int_attribute(node, "axis", 0), x.rank());
     const std::int64_t size = x.dims[static_cast<std::size_t>(axis)];
     const auto parts = static_cast<std::int64_t>(node.output_size());
+    if (parts == 0) eval_error(node, "no outputs");
     std::vector<std::int64_t> sizes = ints_attribute(node, "split");
     if (opset >= 13 && has(1)) sizes = indices_of(input(1));
     if (sizes.empty()) {  // equal parts; from opset 18 the last may be smaller
