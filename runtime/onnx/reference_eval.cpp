@@ -135,6 +135,11 @@ Spatial spatial_geometry(const pb::NodeProto& node, const Tensor64& x,
       x.rank() != dims + 2) {
     eval_error(node, "attributes do not match the input's spatial rank");
   }
+  for (std::size_t d = 0; d < dims; ++d) {
+    if (s.strides[d] < 1 || s.dilations[d] < 1 || kernel[d] < 1) {
+      eval_error(node, "strides, dilations and kernel dims must be positive");
+    }
+  }
   s.begin.assign(pads.begin(), pads.begin() + static_cast<std::ptrdiff_t>(dims));
   s.end.assign(pads.begin() + static_cast<std::ptrdiff_t>(dims), pads.end());
   const std::string auto_pad = string_attribute(node, "auto_pad", "NOTSET");
