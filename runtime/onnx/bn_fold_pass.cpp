@@ -78,18 +78,16 @@ void validate(const ModelIndex& index, ValueRanks& ranks, std::int64_t opset) {
   }
 }
 
-void remove_value_info(pb::GraphProto& graph, const std::string& name) {
-  auto& infos = *graph.mutable_value_info();
-  for (int i = infos.size() - 1; i >= 0; --i) {
-    if (infos.Get(i).name() == name) infos.DeleteSubrange(i, 1);
+/// Deletes the entries named `name` from a list of values (a graph's value_info or inputs).
+void erase_named(google::protobuf::RepeatedPtrField<pb::ValueInfoProto>& values,
+                 const std::string& name) {
+  for (int i = values.size() - 1; i >= 0; --i) {
+    if (values.Get(i).name() == name) values.DeleteSubrange(i, 1);
   }
 }
 
-void remove_graph_input(pb::GraphProto& graph, const std::string& name) {
-  auto& inputs = *graph.mutable_input();
-  for (int i = inputs.size() - 1; i >= 0; --i) {
-    if (inputs.Get(i).name() == name) inputs.DeleteSubrange(i, 1);
-  }
+void remove_value_info(pb::GraphProto& graph, const std::string& name) {
+  erase_named(*graph.mutable_value_info(), name);
 }
 
 /// Deletes the initializers, Constant nodes and Identity nodes among `names` (as the values
@@ -113,7 +111,7 @@ void remove_orphans(pb::ModelProto& model, std::vector<std::string> names) {
         // IR 4 on an input the caller may feed (both stay).
         if (scope.inputs.count(name) != 0) {
           if (!index.initializers_listed_as_inputs()) continue;
-          remove_graph_input(graph, name);
+          erase_named(*graph.mutable_input(), name);
         }
         remove_value_info(graph, name);
         initializers.DeleteSubrange(i, 1);
