@@ -140,6 +140,23 @@ def main():
          helper.make_node("ReduceMean", ["s"], ["y"], name="mean", axes=[1, 2], keepdims=0)],
         [t("w", [3, 2, 1, 1]), i64("pads", [0, 0, 1, 0, 0, 0, 0, 1]), i64("axis0", [0])] + p,
         [("x", [1, 2, 4, 4])], [("y", [1, 3])]))
+    # A segmentation head's upsampling between folded BNs: Resize by sizes (linear,
+    # pytorch_half_pixel) and by scales (cubic, then nearest asymmetric).
+    b1, p1 = bn("bn1", "c1", 2, "n1")
+    b2, p2 = bn("bn2", "c2", 2, "n2")
+    f32 = lambda name, values: numpy_helper.from_array(np.array(values, np.float32), name)
+    save("resize_head", model(
+        [helper.make_node("Conv", ["x", "w1"], ["c1"], name="conv1"), b1,
+         helper.make_node("Resize", ["n1", "", "", "sizes"], ["r1"], name="up", mode="linear",
+                          coordinate_transformation_mode="pytorch_half_pixel"),
+         helper.make_node("Conv", ["r1", "w2"], ["c2"], name="conv2"), b2,
+         helper.make_node("Resize", ["n2", "", "scales"], ["r2"], name="cubic", mode="cubic",
+                          exclude_outside=1),
+         helper.make_node("Resize", ["r2", "", "half"], ["y"], name="down",
+                          coordinate_transformation_mode="asymmetric", nearest_mode="ceil")],
+        [t("w1", [2, 3, 1, 1]), t("w2", [2, 2, 1, 1]), i64("sizes", [1, 2, 6, 5]),
+         f32("scales", [1, 1, 1.5, 2]), f32("half", [1, 1, 0.5, 0.5])] + p1 + p2,
+        [("x", [1, 3, 3, 3])], [("y", [1, 2, 4, 5])]))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,9 @@ torch.onnx stores once and reads through Identity nodes. Then `bnrt fold --verif
 file, and tests/onnx/ort_compare.js (onnxruntime-node, tools/setup-ort-node.sh) runs original
 and folded model on one random input. One line per file: BNs before / after, bnrt's float64
 verification, ONNX Runtime's largest difference relative to the largest output.
+Besides the classification models (the default), the segmentation models LR-ASPP, DeepLabV3
+and FCN can be named (lraspp_mobilenet_v3_large, deeplabv3_mobilenet_v3_large, fcn_resnet50):
+their heads upsample with Resize.
 
 Needs Debian's python3-torch, python3-torchvision and python3-onnx, node, and a build:
   /usr/bin/python3 tools/torchvision_fold_check.py [--shared] [MODEL ...]
@@ -26,18 +29,24 @@ import warnings
 import onnx
 import torch
 import torchvision.models as models
+import torchvision.models.segmentation as segmentation
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_MODELS = ["resnet18", "resnet50", "resnext50_32x4d", "mobilenet_v2", "mobilenet_v3_small",
                   "efficientnet_b0", "mnasnet1_0", "regnet_y_400mf", "shufflenet_v2_x1_0",
                   "googlenet", "inception_v3", "densenet121", "vgg11_bn"]
+SEGMENTATION = {"lraspp_mobilenet_v3_large": {}, "deeplabv3_mobilenet_v3_large": {"aux_loss": False},
+                "fcn_resnet50": {"aux_loss": False}}
 INPUT_SIZE = {"inception_v3": 299, "vgg11_bn": 224}  # others: 96 x 96
 
 
 def build(name, shared):
     kwargs = {"aux_logits": False, "init_weights": True} if name in ("googlenet", "inception_v3") else {}
     torch.manual_seed(0)
-    model = getattr(models, name)(**kwargs)
+    if name in SEGMENTATION:
+        model = getattr(segmentation, name)(weights_backbone=None, **SEGMENTATION[name])
+    else:
+        model = getattr(models, name)(**kwargs)
     for module in model.modules():
         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
             c = module.num_features

@@ -13,9 +13,15 @@
 #include "bn_fold_pass.hpp"
 #include "bnrt/error.hpp"
 #include "graph_index.hpp"
+#include "reference_resize.hpp"
 #include "tensor_data.hpp"
 
 namespace bnrt::onnx::detail {
+
+void eval_error(const pb::NodeProto& node, const std::string& what) {
+  throw Error(ErrorCode::shape_mismatch, "verify: " + describe_node(node, -1) + ": " + what);
+}
+
 namespace {
 
 const std::set<std::string> kSupported = {"Conv",
@@ -58,11 +64,9 @@ const std::set<std::string> kSupported = {"Conv",
                                           "Gather",
                                           "Slice",
                                           "Cast",
-                                          "Split"};
-
-[[noreturn]] void eval_error(const pb::NodeProto& node, const std::string& what) {
-  throw Error(ErrorCode::shape_mismatch, "verify: " + describe_node(node, -1) + ": " + what);
-}
+                                          "Split",
+                                          "Resize",
+                                          "Upsample"};
 
 /// An integer held as a double (shapes, axes, indices), clamped to +-2^62 so that a Slice end
 /// of INT64_MAX converts without overflow.
@@ -497,6 +501,7 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
     }
     return outputs;
   }
+  if (op == "Resize" || op == "Upsample") return {resize_node(node, in, opset)};
   if (op == "Cast") {
     // Values are float64 throughout: a cast to a float type keeps them (the original and the
     // folded model take the same path), to an integer type truncates, to bool tests for 0.

@@ -12,6 +12,9 @@
 
 namespace bnrt::onnx::detail {
 
+/// Throws the Error for a node the evaluator cannot run on these inputs, naming the node.
+[[noreturn]] void eval_error(const pb::NodeProto& node, const std::string& what);
+
 class ReferenceEvaluator {
  public:
   explicit ReferenceEvaluator(const pb::ModelProto& model);

@@ -1,10 +1,20 @@
 // The float64 evaluator behind `bnrt fold --verify`, op by op on small hand-checked cases: the
 // ops real models put between their batch norms (Pad, Transpose, Unsqueeze / Squeeze, the
 // Reduce family, ceil-mode pooling, and the shape arithmetic of a channel shuffle: Shape,
-// Gather, Slice, Cast, Split). Expected values worked out by hand from the ONNX
-// operator definitions (ceil-mode windows as PyTorch and ONNX Runtime count them).
+// Gather, Slice, Cast, Split) and Resize / Upsample. Expected values worked out by hand from
+// the ONNX operator definitions (ceil-mode windows as PyTorch and ONNX Runtime count them), and
+// for Resize also the ONNX backend cases with their reference outputs
+// (tools/make_onnx_resize_fixtures.py).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "bnrt/error.hpp"
 #include "graph_builder.hpp"
 #include "reference_eval.hpp"
 
@@ -14,15 +24,15 @@ namespace {
 using onnx::detail::ReferenceEvaluator;
 using onnx::detail::Tensor64;
 
-/// Runs a one-output graph on `x` (fed as input "x").
-Tensor64 run(const GraphBuilder& b, const Tensor64& x) {
-  const pb::ModelProto model = b.model();
+/// Runs a one-output model on `x` (fed as input "x").
+Tensor64 run(const pb::ModelProto& model, const Tensor64& x) {
   const ReferenceEvaluator evaluator(model);
   EXPECT_EQ(evaluator.unsupported(), "");
   const std::vector<Tensor64> outputs = evaluator.run({{"x", x}});
   EXPECT_EQ(outputs.size(), 1u);
   return outputs.at(0);
 }
+Tensor64 run(const GraphBuilder& b, const Tensor64& x) { return run(b.model(), x); }
 
 /// x = 0, 1, 2, ... in `dims`.
 Tensor64 iota(std::vector<std::int64_t> dims) {
@@ -164,6 +174,176 @@ TEST(ReferenceEval, CeilModePoolsCountTheLastPartialWindow) {
     EXPECT_EQ(y.dims, (std::vector<std::int64_t>{1, 1, 3}));
     EXPECT_EQ(y.values, std::string(op) == "MaxPool" ? (std::vector<double>{0, 2, 4})
                                                      : (std::vector<double>{0, 1.5, 3.5}));
+  }
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+// Every Resize / Upsample case of the ONNX backend tests (onnx 1.12: nearest with each
+// nearest_mode, linear, cubic with and without exclude_outside, up and down, from scales and
+// from sizes, each coordinate transformation but tf_crop_and_resize) against the outputs of the
+// ONNX reference implementation, rounded to float: within 1e-6 of the largest value. (Two
+// align_corners cases are worked out below instead, see the fixture script.)
+TEST(ReferenceEval, ResizeMatchesTheOnnxBackendCases) {
+  const std::filesystem::path dir = std::filesystem::path(BNRT_FIXTURE_DIR) / "onnx_resize";
+  int cases = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".onnx") continue;
+    const std::string name = entry.path().stem().string();
+    SCOPED_TRACE(name);
+    pb::ModelProto model;
+    ASSERT_TRUE(model.ParseFromString(read_file(entry.path())));
+    pb::TensorProto expected;
+    ASSERT_TRUE(expected.ParseFromString(read_file(dir / (name + ".expected.pb"))));
+    const ReferenceEvaluator evaluator(model);
+    ASSERT_EQ(evaluator.unsupported(), "");
+    const Tensor64 y = evaluator.run({}).at(0);
+    ASSERT_EQ(y.dims, std::vector<std::int64_t>(expected.dims().begin(), expected.dims().end()));
+    ASSERT_EQ(y.values.size(), static_cast<std::size_t>(expected.raw_data().size() / 4));
+    double largest = 0, worst = 0;
+    for (std::size_t i = 0; i < y.values.size(); ++i) {
+      float want;
+      std::memcpy(&want, expected.raw_data().data() + 4 * i, 4);
+      largest = std::max(largest, std::fabs(static_cast<double>(want)));
+      worst = std::max(worst, std::fabs(y.values[i] - want));
+    }
+    EXPECT_LE(worst, 1e-6 * largest);
+    ++cases;
+  }
+  EXPECT_EQ(cases, 20) << "fixtures missing from " << dir;
+}
+
+// align_corners shrinking by scales: the output length is floor(4 * 0.6) = 2 and sources are
+// j * (4 - 1) / (2 - 1) = 0, 3, as the definition and ONNX Runtime map them (onnx 1.12's
+// reference divides by 2.4 - 1 instead). x = 1 .. 16 in 4 x 4 is a linear ramp, which cubic
+// interpolation reproduces exactly: at sources 0, 1.5, 3 the values are 1 + col + 4 * row.
+TEST(ReferenceEval, ResizeAlignCornersShrinkUsesTheOutputLength) {
+  const auto ones_up = [](std::vector<std::int64_t> dims) {
+    Tensor64 x = iota(std::move(dims));
+    for (double& v : x.values) v += 1;
+    return x;
+  };
+  {
+    GraphBuilder b;
+    b.input("x", {1, 1, 2, 4});
+    b.node("Resize", {"x", "", b.initializer("scales", {4}, {1, 1, 0.6, 0.6})}, {"y"}, "",
+           {{"mode", "linear"}, {"coordinate_transformation_mode", "align_corners"}});
+    b.output("y", {1, 1, 1, 2});
+    const Tensor64 y = run(b, ones_up({1, 1, 2, 4}));
+    EXPECT_EQ(y.dims, (std::vector<std::int64_t>{1, 1, 1, 2}));
+    EXPECT_EQ(y.values, (std::vector<double>{1, 4}));
+  }
+  {
+    GraphBuilder b;
+    b.input("x", {1, 1, 4, 4});
+    b.node("Resize", {"x", "", b.initializer("scales", {4}, {1, 1, 0.8, 0.8})}, {"y"}, "",
+           {{"mode", "cubic"}, {"coordinate_transformation_mode", "align_corners"}});
+    b.output("y", {1, 1, 3, 3});
+    const Tensor64 y = run(b, ones_up({1, 1, 4, 4}));
+    const std::vector<double> want = {1, 2.5, 4, 7, 8.5, 10, 13, 14.5, 16};
+    ASSERT_EQ(y.values.size(), want.size());
+    for (std::size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(y.values[i], want[i], 1e-12);
+  }
+}
+
+// Resize-10 and Upsample-7 (scales as an attribute): output floor(dim * scale), asymmetric
+// coordinates (x / scale), nearest rounding down; linear extends the edge value.
+TEST(ReferenceEval, ResizeTenAndUpsampleSevenAreAsymmetric) {
+  GraphBuilder b(1, 10);
+  b.input("x", {1, 1, 1, 4});
+  b.node("Resize", {"x", b.initializer("scales", {4}, {1, 1, 1, 2})}, {"y"}, "",
+         {{"mode", "linear"}});
+  b.output("y", {1, 1, 1, 8});
+  const Tensor64 y = run(b, iota({1, 1, 1, 4}));
+  EXPECT_EQ(y.dims, (std::vector<std::int64_t>{1, 1, 1, 8}));
+  EXPECT_EQ(y.values, (std::vector<double>{0, 0.5, 1, 1.5, 2, 2.5, 3, 3}));
+
+  GraphBuilder u(1, 7);
+  u.input("x", {1, 1, 1, 2});
+  u.node("Upsample", {"x"}, {"y"});
+  u.output("y", {1, 1, 1, 6});
+  pb::ModelProto model = u.model();
+  pb::AttributeProto* scales = model.mutable_graph()->mutable_node(0)->add_attribute();
+  scales->set_name("scales");
+  scales->set_type(pb::AttributeProto::FLOATS);
+  for (const float s : {1.0f, 1.0f, 1.0f, 3.0f}) scales->add_floats(s);
+  EXPECT_EQ(run(model, iota({1, 1, 1, 2})).values, (std::vector<double>{0, 0, 0, 1, 1, 1}));
+}
+
+// Opset 18: sizes for the listed axes only; keep_aspect_ratio_policy scales every listed axis
+// by the smallest (not_larger) of their ratios and rounds the output from it.
+TEST(ReferenceEval, ResizeEighteenAxesAndAspectRatio) {
+  {
+    GraphBuilder b(1, 18);
+    b.input("x", {1, 1, 2, 4});
+    b.node("Resize", {"x", "", "", b.initializer("sizes", {1}, {3}, pb::TensorProto::INT64)}, {"y"},
+           "", {{"mode", "linear"}, {"axes", std::vector<std::int64_t>{-1}}});
+    b.output("y", {1, 1, 2, 3});
+    // half_pixel, scale 3/4: source (j + 0.5) / 0.75 - 0.5 = 1/6, 3/2, 17/6 in each row.
+    const Tensor64 y = run(b, iota({1, 1, 2, 4}));
+    EXPECT_EQ(y.dims, (std::vector<std::int64_t>{1, 1, 2, 3}));
+    const std::vector<double> want = {1.0 / 6, 1.5, 17.0 / 6, 4 + 1.0 / 6, 5.5, 4 + 17.0 / 6};
+    for (std::size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(y.values[i], want[i], 1e-12);
+  }
+  {
+    GraphBuilder b(1, 18);
+    b.input("x", {1, 1, 2, 4});
+    b.node("Resize", {"x", "", "", b.initializer("sizes", {2}, {2, 2}, pb::TensorProto::INT64)},
+           {"y"}, "",
+           {{"axes", std::vector<std::int64_t>{2, 3}}, {"keep_aspect_ratio_policy", "not_larger"}});
+    b.output("y", {1, 1, 1, 2});
+    // Ratios 1 and 1/2: both axes by 1/2, output 1 x 2; nearest, half_pixel: sources 0.5 and
+    // 0.5, 2.5, ties rounded down: x[0][0], x[0][2].
+    const Tensor64 y = run(b, iota({1, 1, 2, 4}));
+    EXPECT_EQ(y.dims, (std::vector<std::int64_t>{1, 1, 1, 2}));
+    EXPECT_EQ(y.values, (std::vector<double>{0, 2}));
+  }
+}
+
+// Opset 19's half_pixel_symmetric keeps the resized axis centred when floor() cut the output:
+// 5 values by 0.5 give 2, sources 1 and 3 (half_pixel: 0.5 and 2.5).
+TEST(ReferenceEval, ResizeHalfPixelSymmetricCentres) {
+  for (const char* mode : {"half_pixel_symmetric", "half_pixel"}) {
+    SCOPED_TRACE(mode);
+    GraphBuilder b(1, 19);
+    b.input("x", {1, 5});
+    b.node("Resize", {"x", "", b.initializer("scales", {2}, {1, 0.5})}, {"y"}, "",
+           {{"mode", "linear"}, {"coordinate_transformation_mode", mode}});
+    b.output("y", {1, 2});
+    EXPECT_EQ(run(b, iota({1, 5})).values, std::string(mode) == "half_pixel"
+                                               ? (std::vector<double>{0.5, 2.5})
+                                               : (std::vector<double>{1, 3}));
+  }
+}
+
+// What the evaluator does not do is an error naming the node and the reason, so that `--verify`
+// reports the model as not verifiable instead of comparing something else.
+TEST(ReferenceEval, ResizeModesNotEvaluatedAreNamed) {
+  const std::vector<std::pair<std::vector<Attribute>, std::string>> cases = {
+      {{{"coordinate_transformation_mode", "tf_crop_and_resize"}}, "tf_crop_and_resize"},
+      {{{"mode", "linear"}, {"antialias", 1}}, "antialias"},
+      {{{"mode", "bicubic"}}, "mode 'bicubic'"}};
+  for (const auto& [attributes, reason] : cases) {
+    SCOPED_TRACE(reason);
+    GraphBuilder b(1, 18);
+    b.input("x", {1, 1, 4, 4});
+    b.node("Resize", {"x", "", b.initializer("scales", {4}, {1, 1, 0.5, 0.5})}, {"y"}, "resize",
+           attributes);
+    b.output("y", {1, 1, 2, 2});
+    const pb::ModelProto model = b.model();
+    const ReferenceEvaluator evaluator(model);
+    try {
+      evaluator.run({{"x", iota({1, 1, 4, 4})}});
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("'resize'"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(reason), std::string::npos) << e.what();
+    }
   }
 }
 
