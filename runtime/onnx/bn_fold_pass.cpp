@@ -90,9 +90,9 @@ void remove_value_info(pb::GraphProto& graph, const std::string& name) {
   erase_named(*graph.mutable_value_info(), name);
 }
 
-/// Deletes the initializers, Constant nodes and Identity nodes among `names` (as the values
-/// they define) that nothing reads any more; an Identity removed may leave its own input
-/// unread in turn, so that is checked next, until nothing changes.
+/// Deletes the initializers, Constant nodes and Identity / Transpose nodes among `names` (as
+/// the values they define) that nothing reads any more; an Identity or Transpose removed may
+/// leave its own input unread in turn, so that is checked next, until nothing changes.
 void remove_orphans(pb::ModelProto& model, std::vector<std::string> names) {
   while (!names.empty()) {
     const ModelIndex index(model);
@@ -120,7 +120,11 @@ void remove_orphans(pb::ModelProto& model, std::vector<std::string> names) {
       for (int n = nodes.size() - 1; n >= 0; --n) {
         const pb::NodeProto& node = nodes.Get(n);
         const bool constant = is_onnx_op(node, "Constant") && node.output_size() == 1;
-        if ((constant || is_identity_copy(node)) && dead.count(node.output(0)) != 0) {
+        // Identity and Transpose: the copies and the transposed weights a fold stops reading.
+        const bool copy =
+            is_identity_copy(node) ||
+            (is_onnx_op(node, "Transpose") && node.input_size() == 1 && node.output_size() == 1);
+        if ((constant || copy) && dead.count(node.output(0)) != 0) {
           if (!constant) names.push_back(node.input(0));
           remove_value_info(graph, node.output(0));
           nodes.DeleteSubrange(n, 1);

@@ -44,14 +44,13 @@ bool has_input(const pb::NodeProto& node, int slot) {
 }
 
 /// Weight checks shared by every layer: constant, a type the fold library stores, data that
-/// matches its dims. Fills site.weight.
-std::string take_weight(const ModelIndex& index, int scope, const pb::NodeProto& node,
+/// matches its dims. Fills site.weight from input `slot` of `reader` (the layer, or the
+/// Transpose that feeds a MatMul its weight).
+std::string take_weight(const ModelIndex& index, int scope, const pb::NodeProto& reader, int slot,
                         FoldSite& site) {
-  if (!has_input(node, site.weight_input)) return "it has no weight input";
-  if (auto why = not_constant(index, scope, node, site.weight_input, "weight"); !why.empty()) {
-    return why;
-  }
-  site.weight = index.resolve(scope, node.input(site.weight_input));
+  if (!has_input(reader, slot)) return "it has no weight input";
+  if (auto why = not_constant(index, scope, reader, slot, "weight"); !why.empty()) return why;
+  site.weight = index.resolve(scope, reader.input(slot));
   const pb::TensorProto& weight = *index.tensor(site.weight);
   if (!weight_type_of(weight.data_type())) {
     return "weight '" + weight.name() + "' is " + type_name(weight.data_type()) +
@@ -138,6 +137,21 @@ std::string matmul_rank(ValueRanks& ranks, const std::string& name) {
   return {};
 }
 
+/// The Transpose of a matrix (perm absent or [1, 0]) that produces `name` in `scope` and whose
+/// output nothing else reads, or -1.
+int matrix_transpose(const ModelIndex& index, int scope, const std::string& name) {
+  const ModelIndex::Scope& here = index.scope(scope);
+  const auto producer = here.producer.find(name);
+  if (producer == here.producer.end() || index.uses(name) != 1 || index.is_graph_output(name)) {
+    return -1;
+  }
+  const pb::NodeProto& node = here.graph->node(producer->second);
+  const std::vector<std::int64_t> perm = ints_attribute(node, "perm");
+  const bool swaps = perm.empty() || perm == std::vector<std::int64_t>{1, 0};
+  if (!is_onnx_op(node, "Transpose") || node.input_size() != 1 || !swaps) return -1;
+  return producer->second;
+}
+
 /// Fills the layer-specific part of `site` for `node` (the producer, or the consumer when
 /// site.before), or says why it does not fit.
 std::string describe_layer(const ModelIndex& index, ValueRanks& ranks, int scope,
@@ -155,7 +169,9 @@ std::string describe_layer(const ModelIndex& index, ValueRanks& ranks, int scope
       return "a BN before a ConvTranspose cannot be folded exactly (its border outputs see "
              "fewer taps of the shift)";
     }
-    if (auto why = take_weight(index, scope, node, site); !why.empty()) return why;
+    if (auto why = take_weight(index, scope, node, site.weight_input, site); !why.empty()) {
+      return why;
+    }
     if (auto why = conv_layer(node, *index.tensor(site.weight), site); !why.empty()) return why;
     if (site.before) {
       // The zeros a padded conv reads are not normalized: only unpadded convs fold exactly.
@@ -180,18 +196,27 @@ std::string describe_layer(const ModelIndex& index, ValueRanks& ranks, int scope
   if (matmul) {
     if (auto why = matmul_rank(ranks, node.input(0)); !why.empty()) return why;
     site.to_gemm = true;
+    site.weight_transpose = matrix_transpose(index, scope, node.input(1));
   }
   const GemmAttributes gemm_attributes(node);
   if (gemm && site.before && gemm_attributes.trans_a) {
     return "Gemm has transA = 1: the BN's channels are not the weight's input axis";
   }
-  if (auto why = take_weight(index, scope, node, site); !why.empty()) return why;
+  if (site.weight_transpose >= 0) {
+    const pb::NodeProto& transpose = index.scope(scope).graph->node(site.weight_transpose);
+    if (auto why = take_weight(index, scope, transpose, 0, site); !why.empty()) {
+      return "its weight is the Transpose " + describe_node(transpose, site.weight_transpose) +
+             ", whose " + why;
+    }
+  } else if (auto why = take_weight(index, scope, node, site.weight_input, site); !why.empty()) {
+    return why;
+  }
   const pb::TensorProto& weight = *index.tensor(site.weight);
   if (weight.dims_size() != 2) {
     return "weight '" + weight.name() + "' has dims " + dims_text(weight.dims()) + ", not 2-D";
   }
-  // B is [K, N] (transB = 0, and MatMul) or [N, K].
-  const bool out_in = gemm && gemm_attributes.trans_b;
+  // B is [K, N] (transB = 0, and MatMul) or [N, K] (transB = 1, and MatMul of Transpose(W)).
+  const bool out_in = (gemm && gemm_attributes.trans_b) || site.weight_transpose >= 0;
   site.layer = {out_in ? LayerKind::linear : LayerKind::linear_in_out};
   site.outputs = out_in ? weight.dims(0) : weight.dims(1);
   site.channels = site.before ? (out_in ? weight.dims(1) : weight.dims(0)) : site.outputs;
@@ -355,6 +380,15 @@ FoldReport apply_fold(ModelIndex& index, int scope, const FoldSite& site, const 
   }
   if (!folded.report.folded) return folded.report;
 
+  if (site.weight_transpose >= 0) {
+    // The Gemm reads W itself, with transB = 1; the Transpose is left unread.
+    orphans.push_back(node.input(site.weight_input));
+    node.set_input(site.weight_input, graph.node(site.weight_transpose).input(0));
+    pb::AttributeProto& trans_b = *node.add_attribute();
+    trans_b.set_name("transB");
+    trans_b.set_type(pb::AttributeProto::INT);
+    trans_b.set_i(1);
+  }
   write_tensor(index, scope, node, site.weight_input, site.weight, std::move(folded.weight),
                orphans, notes);
   if (bias && !site.expand_bias) {
@@ -383,7 +417,10 @@ FoldReport apply_fold(ModelIndex& index, int scope, const FoldSite& site, const 
   }
   if (site.to_gemm) {
     node.set_op_type("Gemm");
-    notes.push_back("MatMul rewritten as Gemm to carry the folded bias");
+    notes.push_back(site.weight_transpose >= 0
+                        ? "MatMul of a Transpose rewritten as Gemm (transB = 1) to carry the "
+                          "folded bias"
+                        : "MatMul rewritten as Gemm to carry the folded bias");
   }
   return folded.report;
 }

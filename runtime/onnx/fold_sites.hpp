@@ -42,6 +42,10 @@ struct FoldSite {
   bool reset_beta = false;    ///< Gemm: beta becomes 1 (C created or replaced)
   double shift_factor = 1.0;  ///< Gemm: t enters C scaled (1 / beta after, alpha / beta before)
   bool to_gemm = false;       ///< a MatMul rewritten as Gemm
+  /// MatMul only: B is Transpose(W) of a constant [N, K] matrix W, read by nothing else (torch.onnx
+  /// writes a bias-free Linear so without constant folding). The Gemm reads W with transB = 1,
+  /// `weight` is W, and the Transpose node, left unread, goes.
+  int weight_transpose = -1;  ///< the Transpose node's index, or -1
 };
 
 /// A site, or why there is none.

@@ -224,6 +224,66 @@ TEST(FoldPass, MatMulBecomesGemmOnlyWhenItsInputIs2D) {
   }
 }
 
+// A bias-free Linear as torch.onnx writes it without constant folding: MatMul(x, Transpose(W))
+// with W [N, K]. The Gemm it becomes reads W with transB = 1 and the Transpose goes; W is
+// folded in place when the Transpose was its only reader, else into a copy. A Transpose with
+// another reader, or of another perm, stays and keeps the BN.
+TEST(FoldPass, MatMulOfTransposedWeightBecomesGemmWithTransB) {
+  for (const bool before : {false, true}) {
+    SCOPED_TRACE(before ? "BN before" : "BN after");
+    GraphBuilder b;
+    b.input("x", {3, 4});
+    const std::string w = b.random_initializer("w", {5, 4});
+    b.node("Transpose", {w}, {"wt"}, "transpose", {{"perm", std::vector<std::int64_t>{1, 0}}});
+    const std::string in = before ? b.batch_norm("bn", "x", 4) : "x";
+    b.node("MatMul", {in, "wt"}, {"m"}, "matmul");
+    const std::string out = before ? "m" : b.batch_norm("bn", "m", 5);
+    b.output(out, 2u);
+    const Folded f = fold(b);
+    ASSERT_EQ(f.report.folded(), 1u) << f.report.summary();
+    EXPECT_EQ(count_ops(f.model, "Transpose"), 0);
+    const pb::NodeProto& gemm = find_node(f.model, "matmul");
+    EXPECT_EQ(gemm.op_type(), "Gemm");
+    EXPECT_EQ(gemm.input(1), "w");  // folded in place
+    EXPECT_EQ(f.report.nodes_after, 1u);
+    EXPECT_EQ(f.report.initializers_after, 2u);  // W and the new bias
+  }
+  {
+    // W also read by a Gemm: the fold goes into a copy, W stays for the Gemm.
+    GraphBuilder b;
+    b.input("x", {3, 4});
+    const std::string w = b.random_initializer("w", {5, 4});
+    b.node("Transpose", {w}, {"wt"}, "transpose");  // no perm: reversed, the same for 2-D
+    b.node("MatMul", {"x", "wt"}, {"m"}, "matmul");
+    b.node("Gemm", {"x", w}, {"g"}, "other_reader", {{"transB", 1}});
+    b.batch_norm("bn", "m", 5);
+    b.output("bn", 2u);
+    b.output("g", 2u);
+    const Folded f = fold(b);
+    ASSERT_EQ(f.report.folded(), 1u) << f.report.summary();
+    EXPECT_EQ(count_ops(f.model, "Transpose"), 0);
+    EXPECT_NE(find_node(f.model, "matmul").input(1), "w");
+    EXPECT_EQ(find_node(f.model, "other_reader").input(1), "w");
+    EXPECT_TRUE(has_initializer(f.model, "w"));
+  }
+  {
+    GraphBuilder b;
+    b.input("x", {3, 4});
+    const std::string w = b.random_initializer("w", {5, 4});
+    b.node("Transpose", {w}, {"wt"}, "transpose");
+    b.node("MatMul", {"x", "wt"}, {"m"}, "matmul");
+    b.node("Relu", {"wt"}, {"wr"}, "other_reader");  // Transpose(W) read twice: it stays
+    b.batch_norm("bn", "m", 5);
+    b.output("bn", 2u);
+    b.output("wr", 2u);
+    const Folded f = fold(b);
+    ASSERT_EQ(f.report.kept(), 1u) << f.report.summary();
+    EXPECT_NE(f.report.decisions[0].reason.find("computed by node 'transpose' (Transpose)"),
+              std::string::npos)
+        << f.report.decisions[0].reason;
+  }
+}
+
 TEST(FoldPass, BatchNormAfterBatchNormFoldsBothIntoTheConv) {
   GraphBuilder b;
   b.input("x", {1, 2, 4, 4});
