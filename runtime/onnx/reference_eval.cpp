@@ -19,7 +19,12 @@
 namespace bnrt::onnx::detail {
 
 void eval_error(const pb::NodeProto& node, const std::string& what) {
-  throw Error(ErrorCode::shape_mismatch, "verify: " + describe_node(node, -1) + ": " + what);
+  // The evaluator does not track node indices: an unnamed node goes by its first output.
+  const std::string label =
+      !node.name().empty() || node.output_size() == 0
+          ? describe_node(node, -1)
+          : "the " + node.op_type() + " node writing '" + node.output(0) + "'";
+  throw Error(ErrorCode::shape_mismatch, "verify: " + label + ": " + what);
 }
 
 namespace {

@@ -345,6 +345,22 @@ TEST(ReferenceEval, ResizeModesNotEvaluatedAreNamed) {
       EXPECT_NE(std::string(e.what()).find(reason), std::string::npos) << e.what();
     }
   }
+  // An unnamed node goes by its output.
+  GraphBuilder b(1, 18);
+  b.input("x", {1, 1, 4, 4});
+  b.node("Resize", {"x", "", b.initializer("scales", {4}, {1, 1, 0.5, 0.5})}, {"y"}, "",
+         {{"coordinate_transformation_mode", "tf_crop_and_resize"}});
+  b.output("y", {1, 1, 2, 2});
+  pb::ModelProto model = b.model();
+  model.mutable_graph()->mutable_node(0)->clear_name();
+  const ReferenceEvaluator evaluator(model);
+  try {
+    evaluator.run({{"x", iota({1, 1, 4, 4})}});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the Resize node writing 'y'"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace
