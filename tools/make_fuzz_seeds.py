@@ -158,6 +158,18 @@ def main():
          f32("scales", [1, 1, 1.5, 2]), f32("half", [1, 1, 0.5, 0.5])] + p1 + p2,
         [("x", [1, 3, 3, 3])], [("y", [1, 2, 4, 5])]))
 
+    # Bias-free Linears as torch.onnx writes them without constant folding: MatMul of a
+    # Transpose of the weight, a BN after one and before the next.
+    b1, p1 = bn("bn1", "m1", 6, "n1")
+    b2, p2 = bn("bn2", "r", 6, "n2")
+    save("matmul_transposed_weight", model(
+        [helper.make_node("Transpose", ["w1"], ["w1t"], name="t1", perm=[1, 0]),
+         helper.make_node("MatMul", ["x", "w1t"], ["m1"], name="linear1"), b1,
+         helper.make_node("Relu", ["n1"], ["r"], name="relu"), b2,
+         helper.make_node("Transpose", ["w2"], ["w2t"], name="t2"),
+         helper.make_node("MatMul", ["n2", "w2t"], ["y"], name="linear2")],
+        [t("w1", [6, 4]), t("w2", [3, 6])] + p1 + p2, [("x", [2, 4])], [("y", [2, 3])]))
+
 
 if __name__ == "__main__":
     main()
