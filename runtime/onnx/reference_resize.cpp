@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <string>
+#include <utility>
 
 #include "graph_index.hpp"
 #include "reference_eval.hpp"
@@ -147,33 +149,44 @@ Tensor64 resize_axis(const Tensor64& x, const ResizeSpec& spec, std::size_t axis
   return y;
 }
 
+/// The value a string attribute names among `choices`, or eval_error.
+template <class Enum>
+Enum choice_of(const pb::NodeProto& node, const char* attribute, const char* fallback,
+               std::initializer_list<std::pair<const char*, Enum>> choices) {
+  const std::string name = string_attribute(node, attribute, fallback);
+  for (const auto& [text, value] : choices) {
+    if (name == text) return value;
+  }
+  if (name == "tf_crop_and_resize") eval_error(node, "tf_crop_and_resize is not evaluated");
+  eval_error(node, std::string(attribute) + " '" + name + "' is not defined");
+}
+
 Mode mode_of(const pb::NodeProto& node) {
-  const std::string mode = string_attribute(node, "mode", "nearest");
-  if (mode == "nearest") return Mode::nearest;
-  if (mode == "linear") return Mode::linear;
-  if (mode == "cubic" && node.op_type() == "Resize") return Mode::cubic;
-  eval_error(node, "mode '" + mode + "' is not defined");
+  if (node.op_type() == "Upsample") {  // no cubic
+    return choice_of<Mode>(node, "mode", "nearest",
+                           {{"nearest", Mode::nearest}, {"linear", Mode::linear}});
+  }
+  return choice_of<Mode>(
+      node, "mode", "nearest",
+      {{"nearest", Mode::nearest}, {"linear", Mode::linear}, {"cubic", Mode::cubic}});
 }
 
 Coordinates coordinates_of(const pb::NodeProto& node) {
-  const std::string name = string_attribute(node, "coordinate_transformation_mode", "half_pixel");
-  if (name == "half_pixel") return Coordinates::half_pixel;
-  if (name == "half_pixel_symmetric") return Coordinates::half_pixel_symmetric;
-  if (name == "pytorch_half_pixel") return Coordinates::pytorch_half_pixel;
-  if (name == "align_corners") return Coordinates::align_corners;
-  if (name == "asymmetric") return Coordinates::asymmetric;
-  if (name == "tf_half_pixel_for_nn") return Coordinates::tf_half_pixel_for_nn;
-  if (name == "tf_crop_and_resize") eval_error(node, "tf_crop_and_resize is not evaluated");
-  eval_error(node, "coordinate_transformation_mode '" + name + "' is not defined");
+  return choice_of<Coordinates>(node, "coordinate_transformation_mode", "half_pixel",
+                                {{"half_pixel", Coordinates::half_pixel},
+                                 {"half_pixel_symmetric", Coordinates::half_pixel_symmetric},
+                                 {"pytorch_half_pixel", Coordinates::pytorch_half_pixel},
+                                 {"align_corners", Coordinates::align_corners},
+                                 {"asymmetric", Coordinates::asymmetric},
+                                 {"tf_half_pixel_for_nn", Coordinates::tf_half_pixel_for_nn}});
 }
 
 Rounding rounding_of(const pb::NodeProto& node) {
-  const std::string name = string_attribute(node, "nearest_mode", "round_prefer_floor");
-  if (name == "round_prefer_floor") return Rounding::round_prefer_floor;
-  if (name == "round_prefer_ceil") return Rounding::round_prefer_ceil;
-  if (name == "floor") return Rounding::floor;
-  if (name == "ceil") return Rounding::ceil;
-  eval_error(node, "nearest_mode '" + name + "' is not defined");
+  return choice_of<Rounding>(node, "nearest_mode", "round_prefer_floor",
+                             {{"round_prefer_floor", Rounding::round_prefer_floor},
+                              {"round_prefer_ceil", Rounding::round_prefer_ceil},
+                              {"floor", Rounding::floor},
+                              {"ceil", Rounding::ceil}});
 }
 
 /// An output length computed in double, checked before it becomes an integer (a scale of 1e300
