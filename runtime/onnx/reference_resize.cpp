@@ -112,7 +112,10 @@ std::vector<Tap> taps_at(const ResizeSpec& spec, double x, std::int64_t length) 
     }
     return {{clamp(right ? l + 1 : l), 1.0}};
   }
-  if (spec.mode == Mode::linear) return {{clamp(l), 1 - t}, {clamp(l + 1), t}};
+  if (spec.mode == Mode::linear) {
+    if (t == 1) return {{clamp(l + 1), 1.0}};  // a whole position (every one of an unscaled axis)
+    return {{clamp(l), 1 - t}, {clamp(l + 1), t}};
+  }
   double w[4];
   cubic_weights(spec.cubic_a, t, w);
   std::vector<Tap> taps;
