@@ -27,6 +27,12 @@ void eval_error(const pb::NodeProto& node, const std::string& what) {
   throw Error(ErrorCode::shape_mismatch, "verify: " + label + ": " + what);
 }
 
+std::int64_t normalize_axis(const pb::NodeProto& node, std::int64_t axis, std::size_t rank) {
+  if (axis < 0) axis += static_cast<std::int64_t>(rank);
+  if (axis < 0 || axis >= static_cast<std::int64_t>(rank)) eval_error(node, "axis out of range");
+  return axis;
+}
+
 namespace {
 
 const std::set<std::string> kSupported = {"Conv",
@@ -193,12 +199,6 @@ Spatial spatial_geometry(const pb::NodeProto& node, const Tensor64& x,
     if (o <= 0) eval_error(node, "empty output");
   }
   return s;
-}
-
-std::int64_t normalize_axis(const pb::NodeProto& node, std::int64_t axis, std::size_t rank) {
-  if (axis < 0) axis += static_cast<std::int64_t>(rank);
-  if (axis < 0 || axis >= static_cast<std::int64_t>(rank)) eval_error(node, "axis out of range");
-  return axis;
 }
 
 Tensor64 reshape(const pb::NodeProto& node, const Tensor64& x, const Tensor64& shape) {

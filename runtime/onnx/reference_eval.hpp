@@ -15,6 +15,10 @@ namespace bnrt::onnx::detail {
 /// Throws the Error for a node the evaluator cannot run on these inputs, naming the node.
 [[noreturn]] void eval_error(const pb::NodeProto& node, const std::string& what);
 
+/// `axis` of a tensor of `rank` dims made non-negative (counted from the back when negative),
+/// or eval_error when out of range.
+std::int64_t normalize_axis(const pb::NodeProto& node, std::int64_t axis, std::size_t rank);
+
 class ReferenceEvaluator {
  public:
   explicit ReferenceEvaluator(const pb::ModelProto& model);

@@ -288,9 +288,7 @@ Tensor64 resize_node(const pb::NodeProto& node, const std::vector<const Tensor64
       axes = ints_attribute(node, "axes");
       std::vector<bool> seen(x.rank(), false);
       for (std::int64_t& axis : axes) {
-        const auto rank = static_cast<std::int64_t>(x.rank());
-        if (axis < -rank || axis >= rank) eval_error(node, "axis out of range");
-        if (axis < 0) axis += rank;
+        axis = normalize_axis(node, axis, x.rank());
         if (seen[static_cast<std::size_t>(axis)]) eval_error(node, "repeated axis");
         seen[static_cast<std::size_t>(axis)] = true;
       }
