@@ -13,6 +13,7 @@
 #include "bn_fold_pass.hpp"
 #include "bnrt/error.hpp"
 #include "graph_index.hpp"
+#include "reference_pointwise.hpp"
 #include "reference_resize.hpp"
 #include "tensor_data.hpp"
 
@@ -40,17 +41,6 @@ const std::set<std::string> kSupported = {"Conv",
                                           "Gemm",
                                           "MatMul",
                                           "BatchNormalization",
-                                          "Relu",
-                                          "LeakyRelu",
-                                          "Sigmoid",
-                                          "Tanh",
-                                          "HardSigmoid",
-                                          "HardSwish",
-                                          "Clip",
-                                          "Add",
-                                          "Sub",
-                                          "Mul",
-                                          "Div",
                                           "Identity",
                                           "Dropout",
                                           "Flatten",
@@ -62,7 +52,6 @@ const std::set<std::string> kSupported = {"Conv",
                                           "AveragePool",
                                           "Softmax",
                                           "Constant",
-                                          "Neg",
                                           "Pad",
                                           "Transpose",
                                           "Unsqueeze",
@@ -77,7 +66,9 @@ const std::set<std::string> kSupported = {"Conv",
                                           "Cast",
                                           "Split",
                                           "Resize",
-                                          "Upsample"};
+                                          "Upsample",
+                                          "Expand",
+                                          "ConstantOfShape"};
 
 /// An integer held as a double (shapes, axes, indices), clamped to +-2^62 so that a Slice end
 /// of INT64_MAX converts without overflow.
@@ -238,7 +229,6 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
   };
   auto has = [&](std::size_t i) { return i < in.size() && in[i] != nullptr; };
   auto unary = [&](auto fn) { return std::vector<Tensor64>{map(input(0), fn)}; };
-  auto binary = [&](auto fn) { return std::vector<Tensor64>{broadcast(input(0), input(1), fn)}; };
   if (op == "Conv" || op == "ConvTranspose") {
     const Tensor64& w = input(1);
     if (w.rank() < 3 || input(0).rank() != w.rank()) eval_error(node, "input and weight ranks");
@@ -260,37 +250,7 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
     return {batch_norm(input(0), input(1).values, input(2).values, input(3).values, input(4).values,
                        float_attribute(node, "epsilon", 1e-5f))};
   }
-  if (op == "Relu") return unary([](double v) { return v > 0 ? v : 0.0; });
-  if (op == "LeakyRelu") {
-    const double alpha = float_attribute(node, "alpha", 0.01f);
-    return unary([alpha](double v) { return v >= 0 ? v : alpha * v; });
-  }
-  if (op == "Neg") return unary([](double v) { return -v; });
-  if (op == "Sigmoid") return unary([](double v) { return 1 / (1 + std::exp(-v)); });
-  if (op == "Tanh") return unary([](double v) { return std::tanh(v); });
-  if (op == "HardSigmoid") {
-    const double alpha = float_attribute(node, "alpha", 0.2f),
-                 beta = float_attribute(node, "beta", 0.5f);
-    return unary([=](double v) { return std::clamp(alpha * v + beta, 0.0, 1.0); });
-  }
-  if (op == "HardSwish") {
-    return unary([](double v) { return v * std::clamp(v / 6 + 0.5, 0.0, 1.0); });
-  }
-  if (op == "Clip") {
-    double lo = -std::numeric_limits<double>::infinity(), hi = -lo;
-    if (opset < 11) {
-      lo = float_attribute(node, "min", static_cast<float>(lo));
-      hi = float_attribute(node, "max", static_cast<float>(hi));
-    } else {
-      if (has(1)) lo = input(1).values.at(0);
-      if (has(2)) hi = input(2).values.at(0);
-    }
-    return unary([=](double v) { return std::min(std::max(v, lo), hi); });
-  }
-  if (op == "Add") return binary([](double a, double b) { return a + b; });
-  if (op == "Sub") return binary([](double a, double b) { return a - b; });
-  if (op == "Mul") return binary([](double a, double b) { return a * b; });
-  if (op == "Div") return binary([](double a, double b) { return a / b; });
+  if (pointwise_ops().count(op) != 0) return {pointwise_node(node, in, opset)};
   if (op == "Identity" || op == "Dropout") return {input(0)};
   if (op == "Flatten") {
     const Tensor64& x = input(0);
@@ -507,6 +467,24 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
     return outputs;
   }
   if (op == "Resize" || op == "Upsample") return {resize_node(node, in, opset)};
+  if (op == "Expand") {  // x broadcast against the shape, numpy's way (either side may be 1)
+    const std::vector<std::int64_t> shape = indices_of(input(1));
+    const Tensor64 target{shape,
+                          std::vector<double>(static_cast<std::size_t>(checked_count(shape)))};
+    return {broadcast(input(0), target, [](double x, double) { return x; })};
+  }
+  if (op == "ConstantOfShape") {
+    const std::vector<std::int64_t> shape = indices_of(input(0));
+    double fill = 0;
+    if (const pb::AttributeProto* value = find_attribute(node, "value"); value != nullptr) {
+      if (!value->has_t()) eval_error(node, "value is not a tensor");
+      const Tensor64 given = to_tensor64(value->t());
+      if (given.values.size() != 1) eval_error(node, "value is not one element");
+      fill = given.values[0];
+    }
+    return {
+        Tensor64{shape, std::vector<double>(static_cast<std::size_t>(checked_count(shape)), fill)}};
+  }
   if (op == "Cast") {
     // Values are float64 throughout: a cast to a float type keeps them (the original and the
     // folded model take the same path), to an integer type truncates, to bool tests for 0.
@@ -537,7 +515,8 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
 /// Why the evaluator cannot run `node`, or empty.
 std::string node_unsupported(const pb::NodeProto& node, int index, std::int64_t opset) {
   const bool default_domain = node.domain().empty() || node.domain() == "ai.onnx";
-  if (!default_domain || kSupported.count(node.op_type()) == 0) {
+  if (!default_domain ||
+      (kSupported.count(node.op_type()) == 0 && pointwise_ops().count(node.op_type()) == 0)) {
     return describe_node(node, index) + " is not an op the evaluator implements";
   }
   for (const auto& attribute : node.attribute()) {

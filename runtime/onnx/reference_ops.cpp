@@ -261,7 +261,7 @@ Tensor64 broadcast(const Tensor64& a, const Tensor64& b,
   for (std::size_t i = 0; i < b.rank(); ++i) db[rank - b.rank() + i] = b.dims[i];
   for (std::size_t i = 0; i < rank; ++i) {
     if (da[i] != db[i] && da[i] != 1 && db[i] != 1) shape_error("operands do not broadcast");
-    dims[i] = std::max(da[i], db[i]);
+    dims[i] = da[i] == 1 ? db[i] : da[i];  // (a 1 against a 0 gives 0)
   }
   Tensor64 y{dims, std::vector<double>(static_cast<std::size_t>(checked_count(dims)))};
   std::vector<std::int64_t> index(rank, 0);

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "bnrt/error.hpp"
@@ -361,6 +362,90 @@ TEST(ReferenceEval, ResizeModesNotEvaluatedAreNamed) {
     EXPECT_NE(std::string(e.what()).find("the Resize node writing 'y'"), std::string::npos)
         << e.what();
   }
+}
+
+/// A one-node graph of `op` on x = -2, -0.5, 0, 1.5 ([4]) and the other inputs given.
+Tensor64 run_op(const std::string& op, std::vector<std::string> more_inputs = {},
+                const std::vector<Attribute>& attributes = {},
+                const std::function<void(GraphBuilder&)>& add_initializers = {}) {
+  GraphBuilder b;
+  b.input("x", {4});
+  if (add_initializers) add_initializers(b);
+  more_inputs.insert(more_inputs.begin(), "x");
+  b.node(op, more_inputs, {"y"}, "", attributes);
+  b.output("y", 1u);
+  return run(b, Tensor64{{4}, {-2, -0.5, 0, 1.5}});
+}
+
+void expect_values(const Tensor64& y, const std::vector<double>& want) {
+  ASSERT_EQ(y.values.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    if (std::isnan(want[i]) || std::isinf(want[i])) {
+      EXPECT_EQ(std::isnan(y.values[i]), std::isnan(want[i])) << i;
+      if (std::isinf(want[i])) {
+        EXPECT_EQ(y.values[i], want[i]) << i;
+      }
+    } else {
+      EXPECT_NEAR(y.values[i], want[i], 1e-12) << i;
+    }
+  }
+}
+
+// The elementwise ops detection heads and older CNNs put after their batch norms, against
+// their definitions at x = -2, -0.5, 0, 1.5 (values from <cmath>'s functions of the same
+// arguments, written out where they are not plain).
+TEST(ReferenceEval, ElementwiseActivationsAndArithmetic) {
+  expect_values(run_op("Elu", {}, {{"alpha", 0.5}}),
+                {0.5 * std::expm1(-2.0), 0.5 * std::expm1(-0.5), 0, 1.5});
+  const double alpha = 1.67326319217681884765625, gamma = 1.05070102214813232421875;
+  expect_values(run_op("Selu"), {gamma * alpha * std::expm1(-2.0), gamma * alpha * std::expm1(-0.5),
+                                 0, gamma * 1.5});
+  expect_values(run_op("Softplus"), {std::log(1 + std::exp(-2.0)), std::log(1 + std::exp(-0.5)),
+                                     std::log(2.0), std::log(1 + std::exp(1.5))});
+  expect_values(run_op("Softsign"), {-2.0 / 3, -0.5 / 1.5, 0, 1.5 / 2.5});
+  expect_values(run_op("Abs"), {2, 0.5, 0, 1.5});
+  expect_values(run_op("Exp"), {std::exp(-2.0), std::exp(-0.5), 1, std::exp(1.5)});
+  expect_values(run_op("Erf"), {std::erf(-2.0), std::erf(-0.5), 0, std::erf(1.5)});
+  expect_values(run_op("Floor"), {-2, -1, 0, 1});
+  expect_values(run_op("Ceil"), {-2, -0, 0, 2});
+  expect_values(run_op("Reciprocal"), {-0.5, -2, INFINITY, 1.0 / 1.5});
+  // PRelu with one slope per element, Pow by a broadcast scalar.
+  expect_values(run_op("PRelu", {"slope"}, {},
+                       [](GraphBuilder& b) {
+                         b.initializer("slope", {4}, {0.125, 0.25, 0.375, 0.5});
+                       }),
+                {-0.25, -0.125, 0, 1.5});
+  expect_values(run_op("Pow", {"two"}, {}, [](GraphBuilder& b) { b.initializer("two", {}, {2}); }),
+                {4, 0.25, 0, 2.25});
+  // Variadic, broadcasting: Max(x, 0, [1, 4]), Mean(x, x, a [1] of 3).
+  expect_values(run_op("Max", {"zero", "row"}, {},
+                       [](GraphBuilder& b) {
+                         b.initializer("zero", {}, {0});
+                         b.initializer("row", {1, 4}, {-1, -1, -1, 2});
+                       }),
+                {0, 0, 0, 2});
+  expect_values(
+      run_op("Mean", {"x", "three"}, {}, [](GraphBuilder& b) { b.initializer("three", {1}, {3}); }),
+      {-1.0 / 3, 2.0 / 3, 1, 2});
+  expect_values(run_op("Sqrt"), {NAN, NAN, 0, std::sqrt(1.5)});
+}
+
+TEST(ReferenceEval, ExpandAndConstantOfShape) {
+  GraphBuilder b;
+  b.input("x", {3, 1});
+  // [3, 1] against [2, 1, 4]: [2, 3, 4], each row repeated.
+  b.node("Expand", {"x", b.initializer("shape", {3}, {2, 1, 4}, pb::TensorProto::INT64)}, {"e"});
+  b.node("ConstantOfShape", {b.initializer("shape2", {1}, {4}, pb::TensorProto::INT64)}, {"c"}, "",
+         {{"value", make_tensor("v", {1}, {0.5})}});
+  b.node("Add", {"e", "c"}, {"y"});
+  b.output("y", {2, 3, 4});
+  const Tensor64 y = run(b, Tensor64{{3, 1}, {1, 2, 3}});
+  EXPECT_EQ(y.dims, (std::vector<std::int64_t>{2, 3, 4}));
+  std::vector<double> want;
+  for (int copy = 0; copy < 2; ++copy) {
+    for (const double row : {1.5, 2.5, 3.5}) want.insert(want.end(), 4, row);
+  }
+  EXPECT_EQ(y.values, want);
 }
 
 }  // namespace
