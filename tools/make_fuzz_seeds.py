@@ -170,6 +170,25 @@ def main():
          helper.make_node("MatMul", ["n2", "w2t"], ["y"], name="linear2")],
         [t("w1", [6, 4]), t("w2", [3, 6])] + p1 + p2, [("x", [2, 4])], [("y", [2, 3])]))
 
+    # Elementwise tails after folded BNs: PRelu, Elu, a decode with Pow / Exp / Sqrt, variadic
+    # Max and Mean, Expand and ConstantOfShape.
+    b1, p1 = bn("bn1", "c1", 3, "n1")
+    save("pointwise_tail", model(
+        [helper.make_node("Conv", ["x", "w"], ["c1"], name="conv"), b1,
+         helper.make_node("PRelu", ["n1", "slope"], ["a"], name="prelu"),
+         helper.make_node("Elu", ["a"], ["e"], name="elu", alpha=0.5),
+         helper.make_node("Pow", ["e", "two"], ["p"], name="pow"),
+         helper.make_node("Exp", ["p"], ["q"], name="exp"),
+         helper.make_node("Sqrt", ["q"], ["r"], name="sqrt"),
+         helper.make_node("ConstantOfShape", ["shape"], ["k"], name="fill",
+                          value=numpy_helper.from_array(np.array([0.25], np.float32), "v")),
+         helper.make_node("Expand", ["r", "shape"], ["s"], name="expand"),
+         helper.make_node("Max", ["s", "k", "n1"], ["m"], name="max"),
+         helper.make_node("Mean", ["m", "k"], ["y"], name="mean")],
+        [t("w", [3, 2, 1, 1]), t("slope", [3, 1, 1]), f32("two", [2.0]),
+         i64("shape", [1, 3, 4, 4])] + p1,
+        [("x", [1, 2, 4, 4])], [("y", [1, 3, 4, 4])]))
+
 
 if __name__ == "__main__":
     main()

@@ -20,7 +20,8 @@ tests/fuzz/corpus/gemm_matmul_bn.onnx [2,4]
 tests/fuzz/corpus/identity_shared.onnx [1,2,4,4]
 tests/fuzz/corpus/ir3_initializer_inputs.onnx [1,3,5,5]
 tests/fuzz/corpus/resize_head.onnx [1,3,3,3]
-tests/fuzz/corpus/matmul_transposed_weight.onnx [2,4]"
+tests/fuzz/corpus/matmul_transposed_weight.onnx [2,4]
+tests/fuzz/corpus/pointwise_tail.onnx [1,2,4,4]"
 if [ -n "$make_resnet50" ]; then
   "$make_resnet50" "$work/resnet50.onnx"
   models="$models
