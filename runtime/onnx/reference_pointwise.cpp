@@ -43,8 +43,9 @@ Unary unary_function(const pb::NodeProto& node) {
   if (op == "HardSwish") return [](double v) { return v * std::clamp(v / 6 + 0.5, 0.0, 1.0); };
   if (op == "Sigmoid") return [](double v) { return 1 / (1 + std::exp(-v)); };
   if (op == "Tanh") return [](double v) { return std::tanh(v); };
-  if (op == "Softplus")
+  if (op == "Softplus") {  // log(1 + e^v), in a form that neither overflows nor cancels
     return [](double v) { return std::log1p(std::exp(-std::fabs(v))) + std::max(v, 0.0); };
+  }
   if (op == "Softsign") return [](double v) { return v / (1 + std::fabs(v)); };
   if (op == "Neg") return [](double v) { return -v; };
   if (op == "Abs") return [](double v) { return std::fabs(v); };
