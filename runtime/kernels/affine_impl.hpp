@@ -103,7 +103,9 @@ inline void transform_full(Streams io, const Epilogue<Ops, kResidual, kClamp>& e
 /// % of memcpy over destination offsets): untiled 71-88; 256 x 8 rows 78-89; 512 x 8 rows
 /// 87-89; 512 x 16 rows 92-95; 1024 x 8 rows 90-94. 1024 channels (16 KiB per row in all)
 /// stayed untiled: 93-97 already. On a 48 KiB L1 (Zen 5) 2048 channels fit and the tiles
-/// lost (see affine_run.cpp).
+/// lost (see affine_run.cpp). Rows taken four at a time inside a tile, each table vector
+/// loaded once for the four (as row_groups), lost: 1x7x7x2048 one thread 92-96 -> 81-85, two
+/// threads 81-87 -> 64-66 (three alternating `bnrt bench` runs, 2026-12-07).
 inline constexpr std::size_t kTileFloats = 512;
 inline constexpr std::size_t kRowsPerTileBlock = 16;
 /// Tiling pays only while the rows come from L2: a call over more than this many rows walks
