@@ -125,7 +125,7 @@ struct MomentsKernelTable {
   // Exact: every value widened to double before it is summed (batch_moments, accumulators).
   MomentsBlocksFn channels_first;
   MomentsBlocksFn channels_last;
-  // Fast: float runs widened into double (training forward; see moments_fast_impl.hpp).
+  // Fast: float runs widened into double (training forward; see moments_fast_planes_impl.hpp).
   MomentsBlocksFn channels_first_fast;
   MomentsBlocksFn channels_last_fast;
   FoldFn fold;

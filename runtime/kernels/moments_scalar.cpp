@@ -1,5 +1,5 @@
 // The moments kernels as plain scalar code: the portable fallback (BNRT_ISA=scalar).
-#include "moments_fast_impl.hpp"
+#include "moments_table_impl.hpp"
 #include "scalar_ops.hpp"
 
 namespace bnrt::kernels {

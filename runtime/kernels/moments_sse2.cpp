@@ -1,5 +1,5 @@
 // The moments kernels instantiated for sse2; built with this ISA's flags only.
-#include "moments_fast_impl.hpp"
+#include "moments_table_impl.hpp"
 #include "simd_ops.hpp"
 
 namespace bnrt::kernels {
