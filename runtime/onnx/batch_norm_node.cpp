@@ -1,7 +1,9 @@
 // BatchNormalization semantics and parameters (see batch_norm_node.hpp). The ONNX versions:
-// BN-7 (opset 7-8, `spatial`), BN-9 (9-13), BN-14 (`training_mode`), BN-15 (parameter types
-// may differ from X's). Eval mode is the default everywhere; extra outputs (running or saved
-// statistics) exist only in training mode.
+// BN-1 and BN-6 (opsets 1-6: `is_test`, default 0, i.e. training mode; BN-1 also the legacy
+// `consumed_inputs`, which says nothing about the result), BN-7 (opset 7-8, `spatial`), BN-9
+// (9-13), BN-14 (`training_mode`), BN-15 (parameter types may differ from X's). From BN-7 on
+// eval mode is the default; extra outputs (running or saved statistics) exist only in training
+// mode.
 #include "batch_norm_node.hpp"
 
 #include "../fold.hpp"
@@ -37,9 +39,8 @@ std::string bn_label(const pb::NodeProto& node, int node_index) {
 }
 
 std::string unfoldable_semantics(const pb::NodeProto& node, std::int64_t opset) {
-  if (opset < 7) {
-    return "opset " + std::to_string(opset) +
-           " (BatchNormalization-6 and older, with is_test / consumed_inputs) is not handled";
+  if (opset < 7 && int_attribute(node, "is_test", 0) == 0) {
+    return "is_test = 0 (training mode; BatchNormalization-6 and older default to it)";
   }
   if (int_attribute(node, "training_mode", 0) != 0) return "training_mode = 1 (training mode)";
   for (int o = 1; o < node.output_size(); ++o) {

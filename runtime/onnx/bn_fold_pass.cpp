@@ -174,7 +174,7 @@ BatchNormDecision fold_one(pb::ModelProto& model, ValueRanks& ranks, const Batch
     }
     const FoldSite& site = *match.site;
     std::vector<std::string> orphans, notes;
-    decision.fold = apply_fold(index, ref.scope, site, affine, orphans, notes);
+    decision.fold = apply_fold(index, ref.scope, site, affine, opset, orphans, notes);
     decision.fold_attempted = true;
     const pb::NodeProto& layer = graph.node(site.node);
     if (!decision.fold.folded) {

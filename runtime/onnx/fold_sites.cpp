@@ -278,6 +278,18 @@ pb::TensorProto& new_initializer(ModelIndex& index, int scope, const std::string
   return tensor;
 }
 
+/// The node's attribute `name`, added with `type` when it has none (the caller sets the value).
+pb::AttributeProto& attribute_to_set(pb::NodeProto& node, const std::string& name,
+                                     pb::AttributeProto::AttributeType type) {
+  for (auto& attribute : *node.mutable_attribute()) {
+    if (attribute.name() == name) return attribute;
+  }
+  pb::AttributeProto& added = *node.add_attribute();
+  added.set_name(name);
+  added.set_type(type);
+  return added;
+}
+
 /// Writes folded bytes for input `slot` of `node`: into the tensor itself when this node is its
 /// only user, else (shared, or read through an Identity) into a new initializer of `scope`'s
 /// graph.
@@ -350,7 +362,8 @@ SiteMatch match_consumer(const ModelIndex& index, ValueRanks& ranks, int scope,
 }
 
 FoldReport apply_fold(ModelIndex& index, int scope, const FoldSite& site, const ChannelAffine& bn,
-                      std::vector<std::string>& orphans, std::vector<std::string>& notes) {
+                      std::int64_t opset, std::vector<std::string>& orphans,
+                      std::vector<std::string>& notes) {
   pb::GraphProto& graph = *index.scope(scope).graph;
   pb::NodeProto& node = *graph.mutable_node(site.node);
   pb::TensorProto& weight_tensor = *index.tensor(site.weight);
@@ -384,10 +397,7 @@ FoldReport apply_fold(ModelIndex& index, int scope, const FoldSite& site, const 
     // The Gemm reads W itself, with transB = 1; the Transpose is left unread.
     orphans.push_back(node.input(site.weight_input));
     node.set_input(site.weight_input, graph.node(site.weight_transpose).input(0));
-    pb::AttributeProto& trans_b = *node.add_attribute();
-    trans_b.set_name("transB");
-    trans_b.set_type(pb::AttributeProto::INT);
-    trans_b.set_i(1);
+    attribute_to_set(node, "transB", pb::AttributeProto::INT).set_i(1);
   }
   write_tensor(index, scope, node, site.weight_input, site.weight, std::move(folded.weight),
                orphans, notes);
@@ -403,24 +413,18 @@ FoldReport apply_fold(ModelIndex& index, int scope, const FoldSite& site, const 
     while (node.input_size() <= site.bias_input) node.add_input("");
     node.set_input(site.bias_input, created.name());
   }
-  if (site.reset_beta) {
-    pb::AttributeProto* beta = nullptr;
-    for (auto& attribute : *node.mutable_attribute()) {
-      if (attribute.name() == "beta") beta = &attribute;
-    }
-    if (beta == nullptr) {
-      beta = node.add_attribute();
-      beta->set_name("beta");
-      beta->set_type(pb::AttributeProto::FLOAT);
-    }
-    beta->set_f(1.0f);
-  }
+  if (site.reset_beta) attribute_to_set(node, "beta", pb::AttributeProto::FLOAT).set_f(1.0f);
   if (site.to_gemm) {
     node.set_op_type("Gemm");
     notes.push_back(site.weight_transpose >= 0
                         ? "MatMul of a Transpose rewritten as Gemm (transB = 1) to carry the "
                           "folded bias"
                         : "MatMul rewritten as Gemm to carry the folded bias");
+  }
+  if (opset < 7 && node.op_type() == "Gemm") {
+    // Gemm-1 and Gemm-6 add a C of another shape than [M, N] only with broadcast = 1; the C
+    // left here is one value per output (or was such already, with broadcast = 1).
+    attribute_to_set(node, "broadcast", pb::AttributeProto::INT).set_i(1);
   }
   return folded.report;
 }

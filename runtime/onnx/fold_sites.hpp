@@ -62,8 +62,10 @@ SiteMatch match_consumer(const ModelIndex& index, ValueRanks& ranks, int scope,
 /// Folds `bn` into the site's layer: weights, bias and attributes written into the model (the
 /// layer's own tensors in place when nothing else uses them, else private copies) when the
 /// fold library folds; nothing written when it refuses. Names that may have lost their last
-/// user go to `orphans`; what is worth telling goes to `notes`.
+/// user go to `orphans`; what is worth telling goes to `notes`. `opset` is the model's default
+/// opset (a Gemm of opsets 1-6 needs `broadcast = 1` for its per-output C).
 FoldReport apply_fold(ModelIndex& index, int scope, const FoldSite& site, const ChannelAffine& bn,
-                      std::vector<std::string>& orphans, std::vector<std::string>& notes);
+                      std::int64_t opset, std::vector<std::string>& orphans,
+                      std::vector<std::string>& notes);
 
 }  // namespace bnrt::onnx::detail

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -197,7 +198,7 @@ Tensor64 reshape(const pb::NodeProto& node, const Tensor64& x, const Tensor64& s
   std::int64_t known = 1, unknown = -1;
   const bool allow_zero = int_attribute(node, "allowzero", 0) != 0;
   for (std::size_t i = 0; i < shape.values.size(); ++i) {
-    auto d = static_cast<std::int64_t>(shape.values[i]);
+    std::int64_t d = as_index(shape.values[i]);
     if (d == 0 && !allow_zero) {
       if (i >= x.rank()) eval_error(node, "Reshape copies a dim the input lacks");
       d = x.dims[i];
@@ -261,12 +262,21 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
     const auto a = static_cast<std::size_t>(axis);
     return {Tensor64{{product(x.dims, 0, a), product(x.dims, a)}, x.values}};
   }
-  if (op == "Reshape") return {reshape(node, input(0), input(1))};
+  if (op == "Reshape") {
+    if (opset < 5) {  // Reshape-1: the target shape is an attribute
+      const std::vector<std::int64_t> shape = ints_attribute(node, "shape");
+      return {reshape(node, input(0),
+                      Tensor64{{static_cast<std::int64_t>(shape.size())},
+                               std::vector<double>(shape.begin(), shape.end())})};
+    }
+    return {reshape(node, input(0), input(1))};
+  }
   if (op == "Concat") {
     std::vector<const Tensor64*> parts;
     for (std::size_t i = 0; i < in.size(); ++i) parts.push_back(&input(i));
     if (parts.empty()) eval_error(node, "no inputs");
-    return {concat(parts, normalize_axis(node, int_attribute(node, "axis", 0), input(0).rank()))};
+    const std::int64_t axis = int_attribute(node, "axis", opset < 4 ? 1 : 0);  // Concat-1: 1
+    return {concat(parts, normalize_axis(node, axis, input(0).rank()))};
   }
   if (op == "GlobalAveragePool" || op == "GlobalMaxPool") {
     return {global_pool(input(0), op == "GlobalMaxPool")};
@@ -533,8 +543,20 @@ std::string node_unsupported(const pb::NodeProto& node, int index, std::int64_t 
       (find_attribute(node, "value") == nullptr || !find_attribute(node, "value")->has_t())) {
     return describe_node(node, index) + " is not a tensor Constant";
   }
-  if (node.op_type() == "BatchNormalization" && int_attribute(node, "training_mode", 0) != 0) {
+  if (node.op_type() == "BatchNormalization" &&
+      (int_attribute(node, "training_mode", 0) != 0 ||
+       (opset < 7 && int_attribute(node, "is_test", 0) == 0))) {
     return describe_node(node, index) + " is in training mode";
+  }
+  // First versions whose inputs or attributes the evaluator does not read: Upsample-1 (scales
+  // as height_scale / width_scale), Pad-1 (`paddings`), Cast-1 (`to` as a string), Split-1
+  // (sizes as an input).
+  static const std::map<std::string, std::int64_t> kFirstEvaluated = {
+      {"Upsample", 7}, {"Pad", 2}, {"Cast", 6}, {"Split", 2}};
+  if (const auto first = kFirstEvaluated.find(node.op_type());
+      first != kFirstEvaluated.end() && opset < first->second) {
+    return describe_node(node, index) + " (opset " + std::to_string(opset) +
+           ") is an older form than the evaluator reads";
   }
   if (node.op_type() == "BatchNormalization" && opset < 9 &&
       int_attribute(node, "spatial", 1) == 0) {

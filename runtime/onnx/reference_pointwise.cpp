@@ -73,6 +73,31 @@ Binary binary_function(const std::string& op) {
   return nullptr;
 }
 
+/// Add, Sub, Mul, Div and Pow of opsets 1-6, which broadcast only with `broadcast = 1`, and
+/// then only B onto A: B's dims match A's from `axis` on (by default A's last ones), a dim of
+/// 1 standing for any. B is given A's rank with dims of 1 around it, then broadcast numpy's way.
+Tensor64 legacy_broadcast(const pb::NodeProto& node, const Tensor64& a, const Tensor64& b,
+                          const Binary& f) {
+  if (int_attribute(node, "broadcast", 0) == 0) {
+    if (a.dims != b.dims) eval_error(node, "inputs of different shapes without broadcast = 1");
+    return broadcast(a, b, f);
+  }
+  const auto rank = static_cast<std::int64_t>(a.rank());
+  const auto b_rank = static_cast<std::int64_t>(b.rank());
+  std::int64_t axis = int_attribute(node, "axis", rank - b_rank);
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis + b_rank > rank) eval_error(node, "B does not fit A's dims from axis");
+  std::vector<std::int64_t> dims(a.rank(), 1);
+  for (std::int64_t i = 0; i < b_rank; ++i) {
+    const std::int64_t d = b.dims[static_cast<std::size_t>(i)];
+    if (d != 1 && d != a.dims[static_cast<std::size_t>(axis + i)]) {
+      eval_error(node, "B's dims do not match A's from axis " + std::to_string(axis));
+    }
+    dims[static_cast<std::size_t>(axis + i)] = d;
+  }
+  return broadcast(a, Tensor64{dims, b.values}, f);
+}
+
 }  // namespace
 
 const std::set<std::string>& pointwise_ops() {
@@ -107,6 +132,13 @@ Tensor64 pointwise_node(const pb::NodeProto& node, const std::vector<const Tenso
   const Binary f = binary_function(op);
   if (!f) eval_error(node, "not an elementwise op");
   const bool variadic = op == "Sum" || op == "Mean" || op == "Max" || op == "Min";
+  if (opset < 7 && (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Pow")) {
+    return legacy_broadcast(node, input(0), input(1), f);
+  }
+  if (opset < 7 && op == "PRelu" && input(1).values.size() != 1 && input(1).dims != input(0).dims) {
+    // PRelu-1 and -6 take one slope or one per element, nothing in between.
+    eval_error(node, "slope is neither one value nor X's shape (PRelu-6 and older)");
+  }
   if (!variadic) return broadcast(input(0), input(1), f);
   Tensor64 y = input(0);
   for (std::size_t i = 1; i < in.size(); ++i) y = broadcast(y, input(i), f);

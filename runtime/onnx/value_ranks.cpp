@@ -141,6 +141,9 @@ void ValueRanks::collect() {
       return std::max(*first, *second);
     }
     if (op == "Reshape") {
+      // Reshape-1 to -4 (opsets 1-4) carry the target shape as an attribute.
+      if (const pb::AttributeProto* shape = find_attribute(node, "shape"))
+        return shape->ints_size();
       const auto found = node.input_size() > 1 ? lengths_.find(node.input(1)) : lengths_.end();
       if (found == lengths_.end()) return std::nullopt;
       return static_cast<int>(found->second);

@@ -654,6 +654,58 @@ TEST(FoldPass, OldOpsetsFoldAndSpatialZeroIsKept) {
   EXPECT_NE(f.report.decisions[0].reason.find("spatial = 0"), std::string::npos);
 }
 
+// Opsets 1-6 (the ONNX model zoo's oldest files; onnx.version_converter writes them too):
+// BN-1 / BN-6 fold when is_test = 1, whatever consumed_inputs says, and stay (training mode)
+// without it; a Gemm they fold into, or a MatMul rewritten as one, gets broadcast = 1 for its
+// per-output C. Each result passes the checker and the evaluator (which reads opset 6's
+// broadcasting Add), against the original.
+TEST(FoldPass, OpsetsOneToSixFoldWhenIsTestIsSet) {
+  for (const std::int64_t opset : {1, 5, 6}) {
+    SCOPED_TRACE("opset " + std::to_string(opset));
+    GraphBuilder b(3, opset);
+    b.input("x", {2, 2, 3, 3});
+    b.node("Conv", {"x", b.random_initializer("w", {3, 2, 1, 1})}, {"c"}, "conv");
+    std::vector<Attribute> legacy = {{"is_test", 1}};
+    if (opset < 6) legacy.push_back({"consumed_inputs", std::vector<std::int64_t>{0, 0, 0, 1, 1}});
+    b.batch_norm("bn", "c", 3, legacy);
+    b.node("Add", {"bn", b.random_initializer("bias", {3})}, {"a"}, "add",
+           {{"broadcast", 1}, {"axis", 1}});
+    if (opset < 5) {  // Reshape-1: the target shape is an attribute
+      b.node("Reshape", {"a"}, {"r"}, "reshape", {{"shape", std::vector<std::int64_t>{2, 27}}});
+    } else {
+      b.node("Reshape", {"a", b.initializer("shape", {2}, {2, 27}, pb::TensorProto::INT64)}, {"r"},
+             "reshape");
+    }
+    b.node("MatMul", {"r", b.random_initializer("m", {27, 4})}, {"mm"}, "matmul");
+    b.batch_norm("bn2", "mm", 4, legacy);
+    b.node("Gemm", {"bn2", b.random_initializer("g", {4, 5}), b.random_initializer("gc", {5})},
+           {"gemm"}, "gemm", {{"broadcast", 1}});
+    b.batch_norm("bn3", "gemm", 5, legacy);
+    b.output("bn3", {2, 5});
+    const Folded f = fold(b);
+    EXPECT_EQ(f.report.folded(), 3u) << f.report.summary();
+    EXPECT_EQ(count_ops(f.model, "BatchNormalization"), 0);
+    for (const char* gemm : {"matmul", "gemm"}) {
+      const pb::NodeProto& node = find_node(f.model, gemm);
+      EXPECT_EQ(node.op_type(), "Gemm");
+      bool broadcast = false;
+      for (const auto& attribute : node.attribute()) {
+        broadcast |= attribute.name() == "broadcast" && attribute.i() == 1;
+      }
+      EXPECT_TRUE(broadcast) << gemm;
+    }
+  }
+  GraphBuilder b(3, 6);
+  b.input("x", {2, 2, 3, 3});
+  b.node("Conv", {"x", b.random_initializer("w", {3, 2, 1, 1})}, {"c"}, "conv");
+  b.batch_norm("bn", "c", 3);  // is_test absent: 0, training mode
+  b.output("bn", {2, 3, 3, 3});
+  const Folded f = fold(b, {}, false);
+  ASSERT_EQ(f.report.kept(), 1u);
+  EXPECT_NE(f.report.decisions[0].reason.find("is_test = 0"), std::string::npos)
+      << f.report.decisions[0].reason;
+}
+
 TEST(FoldPass, BatchNormsInsideSubgraphsFold) {
   // If(cond) { Conv -> BN } else { Conv -> BN }, the weights in the branches themselves.
   auto branch = [](const std::string& prefix, std::uint64_t seed) {

@@ -1,10 +1,10 @@
 // The float64 evaluator behind `bnrt fold --verify`, op by op on small hand-checked cases: the
 // ops real models put between their batch norms (Pad, Transpose, Unsqueeze / Squeeze, the
 // Reduce family, ceil-mode pooling, and the shape arithmetic of a channel shuffle: Shape,
-// Gather, Slice, Cast, Split) and Resize / Upsample. Expected values worked out by hand from
-// the ONNX operator definitions (ceil-mode windows as PyTorch and ONNX Runtime count them), and
-// for Resize also the ONNX backend cases with their reference outputs
-// (tools/make_onnx_resize_fixtures.py).
+// Gather, Slice, Cast, Split), Resize / Upsample, and the opset 1-6 forms of Add, Reshape and
+// Concat. Expected values worked out by hand from the ONNX operator definitions (ceil-mode
+// windows as PyTorch and ONNX Runtime count them), and for Resize also the ONNX backend cases
+// with their reference outputs (tools/make_onnx_resize_fixtures.py).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -446,6 +446,70 @@ TEST(ReferenceEval, ExpandAndConstantOfShape) {
     for (const double row : {1.5, 2.5, 3.5}) want.insert(want.end(), 4, row);
   }
   EXPECT_EQ(y.values, want);
+}
+
+// Opsets 1-6, as the ONNX model zoo's oldest files and onnx.version_converter write them:
+// Add / Mul broadcast only B onto A and only with broadcast = 1 (B's dims matching A's from
+// `axis`, by default A's last ones), Reshape takes its shape as an attribute, Concat's axis
+// defaults to 1, and forms the evaluator does not read are named instead of misread.
+TEST(ReferenceEval, LegacyOpsetFormsBroadcastReshapeConcat) {
+  GraphBuilder b(1, 3);
+  b.input("x", {1, 2, 2, 2});
+  // Per channel (axis 1): channel 0 + 10, channel 1 + 20; then times B [2] on the last axis.
+  b.node("Add", {"x", b.initializer("bias", {2}, {10, 20})}, {"a"}, "",
+         {{"broadcast", 1}, {"axis", 1}});
+  b.node("Mul", {"a", b.initializer("w", {2}, {1, -1})}, {"m"}, "", {{"broadcast", 1}});
+  b.node("Reshape", {"m"}, {"r"}, "", {{"shape", std::vector<std::int64_t>{0, -1}}});
+  b.node("Concat", {"r", "r"}, {"y"});
+  b.output("y", {1, 16});
+  const Tensor64 y = run(b, iota({1, 2, 2, 2}));
+  EXPECT_EQ(y.dims, (std::vector<std::int64_t>{1, 16}));
+  const std::vector<double> half = {10, -11, 12, -13, 24, -25, 26, -27};
+  std::vector<double> want = half;
+  want.insert(want.end(), half.begin(), half.end());
+  EXPECT_EQ(y.values, want);
+
+  // Without broadcast = 1 the shapes must be equal; B must fit A's dims from the axis.
+  const std::vector<std::pair<std::vector<Attribute>, std::string>> refusals = {
+      {{}, "without broadcast = 1"},
+      {{{"broadcast", 1}, {"axis", 2}}, "do not match A's from axis 2"},
+      {{{"broadcast", 1}, {"axis", 4}}, "does not fit A's dims"}};
+  for (const auto& [attributes, reason] : refusals) {
+    SCOPED_TRACE(reason);
+    GraphBuilder bad(1, 6);
+    bad.input("x", {1, 2, 3, 3});
+    bad.node("Add", {"x", bad.initializer("bias", {2}, {1, 2})}, {"y"}, "add", attributes);
+    bad.output("y", {1, 2, 3, 3});
+    const pb::ModelProto model = bad.model();
+    try {
+      ReferenceEvaluator(model).run({{"x", iota({1, 2, 3, 3})}});
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(reason), std::string::npos) << e.what();
+    }
+  }
+
+  // From opset 7 the same Add broadcasts numpy's way: [1, 2, 2, 2] + [2] adds along the last dim.
+  GraphBuilder modern(1, 7);
+  modern.input("x", {1, 2, 2, 2});
+  modern.node("Add", {"x", modern.initializer("bias", {2}, {10, 20})}, {"y"});
+  modern.output("y", {1, 2, 2, 2});
+  EXPECT_EQ(run(modern, iota({1, 2, 2, 2})).values,
+            (std::vector<double>{10, 21, 12, 23, 14, 25, 16, 27}));
+
+  // A training-mode BN-6 (is_test absent) and Pad-1 are named, not evaluated.
+  GraphBuilder old(1, 1);
+  old.input("x", {1, 2, 2, 2});
+  old.batch_norm("bn", "x", 2);
+  old.node("Pad", {"bn"}, {"y"}, "pad",
+           {{"paddings", std::vector<std::int64_t>{0, 0, 0, 0, 0, 0, 0, 0}}});
+  old.output("y", {1, 2, 2, 2});
+  EXPECT_NE(ReferenceEvaluator(old.model()).unsupported().find("training mode"), std::string::npos);
+  GraphBuilder pad(1, 1);
+  pad.input("x", {2, 2});
+  pad.node("Pad", {"x"}, {"y"}, "pad", {{"paddings", std::vector<std::int64_t>{0, 0, 0, 0}}});
+  pad.output("y", {2, 2});
+  EXPECT_NE(ReferenceEvaluator(pad.model()).unsupported().find("older form"), std::string::npos);
 }
 
 }  // namespace
