@@ -189,6 +189,25 @@ def main():
          i64("shape", [1, 3, 4, 4])] + p1,
         [("x", [1, 2, 4, 4])], [("y", [1, 3, 4, 4])]))
 
+    # Opsets 6 and 3: BN-6 / BN-1 with is_test (and consumed_inputs), Add broadcasting with
+    # `broadcast` / `axis`, Reshape-1's shape attribute, a MatMul that becomes a Gemm and a Gemm
+    # with broadcast = 1.
+    for opset in (6, 3):
+        legacy = {"is_test": 1} if opset == 6 else {"is_test": 1, "consumed_inputs": [0, 0, 0, 1, 1]}
+        b1, p1 = bn("bn1", "c", 3, "n1", **legacy)
+        b2, p2 = bn("bn2", "mm", 4, "n2", **legacy)
+        b3, p3 = bn("bn3", "g", 5, "y", **legacy)
+        reshape = (helper.make_node("Reshape", ["a", "shape"], ["r"], name="reshape") if opset >= 5
+                   else helper.make_node("Reshape", ["a"], ["r"], name="reshape", shape=[2, 27]))
+        save(f"legacy_opset{opset}", model(
+            [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"), b1,
+             helper.make_node("Add", ["n1", "bias"], ["a"], name="add", broadcast=1, axis=1),
+             reshape, helper.make_node("MatMul", ["r", "m"], ["mm"], name="matmul"), b2,
+             helper.make_node("Gemm", ["n2", "gw", "gc"], ["g"], name="gemm", broadcast=1), b3],
+            [t("w", [3, 2, 1, 1]), t("bias", [3]), i64("shape", [2, 27]), t("m", [27, 4]),
+             t("gw", [4, 5]), t("gc", [5])] + p1 + p2 + p3,
+            [("x", [2, 2, 3, 3])], [("y", [2, 5])], opset=opset))
+
 
 if __name__ == "__main__":
     main()
