@@ -20,13 +20,20 @@
 
 namespace bnrt::onnx::detail {
 
+namespace {
+
+/// How evaluation errors name a node. The evaluator does not track node indices: an unnamed
+/// node goes by its first output.
+std::string eval_label(const pb::NodeProto& node) {
+  return !node.name().empty() || node.output_size() == 0
+             ? describe_node(node, -1)
+             : "the " + node.op_type() + " node writing '" + node.output(0) + "'";
+}
+
+}  // namespace
+
 void eval_error(const pb::NodeProto& node, const std::string& what) {
-  // The evaluator does not track node indices: an unnamed node goes by its first output.
-  const std::string label =
-      !node.name().empty() || node.output_size() == 0
-          ? describe_node(node, -1)
-          : "the " + node.op_type() + " node writing '" + node.output(0) + "'";
-  throw Error(ErrorCode::shape_mismatch, "verify: " + label + ": " + what);
+  throw Error(ErrorCode::shape_mismatch, "verify: " + eval_label(node) + ": " + what);
 }
 
 std::int64_t normalize_axis(const pb::NodeProto& node, std::int64_t axis, std::size_t rank) {
@@ -72,9 +79,12 @@ const std::set<std::string> kSupported = {"Conv",
                                           "ConstantOfShape"};
 
 /// An integer held as a double (shapes, axes, indices), clamped to +-2^62 so that a Slice end
-/// of INT64_MAX converts without overflow.
+/// of INT64_MAX converts without overflow. NaN (a float tensor used as one) has no integer.
 std::int64_t as_index(double value) {
   constexpr double kLimit = 4611686018427387904.0;  // 2^62
+  if (std::isnan(value)) {
+    throw Error(ErrorCode::shape_mismatch, "verify: a shape, axis or index value is NaN");
+  }
   return static_cast<std::int64_t>(std::clamp(value, -kLimit, kLimit));
 }
 
@@ -207,8 +217,8 @@ Tensor64 reshape(const pb::NodeProto& node, const Tensor64& x, const Tensor64& s
     if (d == -1) {
       unknown = static_cast<std::int64_t>(i);
       d = 1;
-    } else {
-      known *= d;
+    } else if (__builtin_mul_overflow(known, d, &known)) {
+      eval_error(node, "Reshape target has too many elements");
     }
     dims.push_back(d);
   }
@@ -629,7 +639,17 @@ std::vector<Tensor64> ReferenceEvaluator::run(
   for (const auto& node : graph.node()) {
     std::vector<const Tensor64*> in;
     for (const auto& name : node.input()) in.push_back(value(name));
-    std::vector<Tensor64> out = evaluate(node, in, opset_);
+    std::vector<Tensor64> out;
+    try {
+      out = evaluate(node, in, opset_);
+    } catch (const Error& e) {
+      // Errors of the shared tensor helpers (reference_ops.cpp, index conversion) get the node.
+      const std::string label = eval_label(node), what = e.what();
+      if (what.find(label) != std::string::npos) throw;
+      const std::string prefix = "verify: ";
+      throw Error(e.code(), prefix + label + ": " +
+                                (what.rfind(prefix, 0) == 0 ? what.substr(prefix.size()) : what));
+    }
     for (const auto& name : node.input()) {
       if (!name.empty() && --readers[name] == 0) values.erase(name);
     }
