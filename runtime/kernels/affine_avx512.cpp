@@ -1,6 +1,6 @@
 // The affine kernels instantiated for avx512; the only file built with this ISA's flags
 // for this op (see runtime/CMakeLists.txt).
-#include "affine_impl.hpp"
+#include "affine_table_impl.hpp"
 #include "simd_ops.hpp"
 
 namespace bnrt::kernels {

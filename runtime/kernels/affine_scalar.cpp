@@ -1,6 +1,6 @@
 // The affine kernels instantiated as plain scalar code: the portable fallback, and the
 // reference path BNRT_ISA=scalar selects.
-#include "affine_impl.hpp"
+#include "affine_table_impl.hpp"
 #include "scalar_ops.hpp"
 
 namespace bnrt::kernels {

@@ -1,0 +1,101 @@
+// The affine kernels' entry points and table for one ISA: each range goes forward, or backward
+// from its end when dst sits just past src or the residual modulo 4096 (see walks_backward;
+// the output is the same), with streaming or cached stores. Included only by affine_<isa>.cpp.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "affine_kernels.hpp"
+#include "affine_planes_impl.hpp"
+#include "affine_rows_impl.hpp"
+#include "affine_walk_impl.hpp"
+
+namespace bnrt::kernels {
+
+/// Bytes within which a destination just ahead of its source (or residual) is walked
+/// backward. A forward walk loads src + 4i while the stores of the last few vectors are
+/// pending; when dst sits 1 to 255 bytes past src modulo 4096, those stores match the load's
+/// low 12 address bits and the load waits on them (4K aliasing). Dev machine, one thread,
+/// NHWC 1x112x112x64, % of memcpy by (dst - src) mod 4096: 64 bytes 76, 128 bytes 90, 0 or
+/// 256 and up 97-102; walking backward: 100 at 64 to 192 (and 78 at -64, hence only when dst
+/// is ahead). glibc's memmove makes the same choice.
+inline constexpr std::uintptr_t kBackwardGapBytes = 256;
+
+inline bool walks_backward(const AffineArgs& args) noexcept {
+  const auto ahead = [&](const float* from) {
+    const std::uintptr_t gap =
+        (reinterpret_cast<std::uintptr_t>(args.dst) - reinterpret_cast<std::uintptr_t>(from)) %
+        4096;
+    return gap > 0 && gap < kBackwardGapBytes;
+  };
+  return ahead(args.src) || (args.residual != nullptr && ahead(args.residual));
+}
+
+template <class Ops, bool kResidual, ClampKind kClamp>
+void channels_last_range(const AffineArgs& args, std::size_t begin, std::size_t end) noexcept {
+  // The column-tiled walk of wide patterns (cache-sized ranges) always goes forward.
+  const bool backward =
+      Ops::lanes > 1 && !walks_column_tiles<Ops>(args, begin, end) && walks_backward(args);
+  if (can_stream<Ops>(args)) {
+    if (backward) {
+      channels_last_walk_backward<Ops, kResidual, kClamp, true>(args, begin, end);
+    } else {
+      channels_last_walk<Ops, kResidual, kClamp, true>(args, begin, end);
+    }
+  } else if (backward) {
+    channels_last_walk_backward<Ops, kResidual, kClamp, false>(args, begin, end);
+  } else {
+    channels_last_walk<Ops, kResidual, kClamp, false>(args, begin, end);
+  }
+}
+
+template <class Ops, bool kResidual, ClampKind kClamp>
+void channels_first_range(const AffineArgs& args, std::size_t begin, std::size_t end) noexcept {
+  if constexpr (Ops::has_lane_permute) {
+    if (args.inner < Ops::lanes) {
+      if (can_stream<Ops>(args)) {
+        narrow_planes_walk<Ops, kResidual, kClamp, true>(args, begin, end);
+      } else {
+        narrow_planes_walk<Ops, kResidual, kClamp, false>(args, begin, end);
+      }
+      return;
+    }
+  }
+  const bool backward = Ops::lanes > 1 && args.inner >= Ops::lanes && walks_backward(args);
+  if (can_stream<Ops>(args)) {
+    if (backward) {
+      channels_first_walk_backward<Ops, kResidual, kClamp, true>(args, begin, end);
+    } else {
+      channels_first_walk<Ops, kResidual, kClamp, true>(args, begin, end);
+    }
+  } else if (backward) {
+    channels_first_walk_backward<Ops, kResidual, kClamp, false>(args, begin, end);
+  } else {
+    channels_first_walk<Ops, kResidual, kClamp, false>(args, begin, end);
+  }
+}
+
+template <class Ops>
+constexpr AffineKernelTable make_affine_table() noexcept {
+  constexpr auto none = ClampKind::none;
+  constexpr auto lower = ClampKind::lower;
+  constexpr auto both = ClampKind::both;
+  return AffineKernelTable{
+      .channels_first = {{&channels_first_range<Ops, false, none>,
+                          &channels_first_range<Ops, false, lower>,
+                          &channels_first_range<Ops, false, both>},
+                         {&channels_first_range<Ops, true, none>,
+                          &channels_first_range<Ops, true, lower>,
+                          &channels_first_range<Ops, true, both>}},
+      .channels_last = {{&channels_last_range<Ops, false, none>,
+                         &channels_last_range<Ops, false, lower>,
+                         &channels_last_range<Ops, false, both>},
+                        {&channels_last_range<Ops, true, none>,
+                         &channels_last_range<Ops, true, lower>,
+                         &channels_last_range<Ops, true, both>}},
+      .lanes = Ops::lanes,
+  };
+}
+
+}  // namespace bnrt::kernels
