@@ -438,8 +438,13 @@ Tensor64 pad_constant(const Tensor64& x, const std::vector<std::int64_t>& begin,
   if (begin.size() != x.rank() || end.size() != x.rank()) shape_error("Pad pads and rank differ");
   Tensor64 y;
   for (std::size_t d = 0; d < x.rank(); ++d) {
-    y.dims.push_back(x.dims[d] + begin[d] + end[d]);
-    if (y.dims.back() < 0) shape_error("Pad crops below zero");
+    std::int64_t size = 0;
+    if (__builtin_add_overflow(x.dims[d], begin[d], &size) ||
+        __builtin_add_overflow(size, end[d], &size)) {
+      shape_error("Pad pads are too large");
+    }
+    if (size < 0) shape_error("Pad crops below zero");
+    y.dims.push_back(size);
   }
   y.values.assign(static_cast<std::size_t>(checked_count(y.dims)), value);
   const std::vector<std::int64_t> x_strides = strides_of(x.dims);
