@@ -101,7 +101,12 @@ void remove_orphans(pb::ModelProto& model, std::vector<std::string> names) {
       if (!name.empty() && index.uses(name) == 0) dead.insert(name);
     }
     names.clear();
-    for (const ModelIndex::Scope& scope : index.scopes()) {
+    // Subgraphs before the graphs holding them (scopes are listed parents first): a node
+    // deleted here may own a subgraph (any attribute may hold one), which must not be visited
+    // after it is gone.
+    const std::vector<ModelIndex::Scope>& scopes = index.scopes();
+    for (auto scope_it = scopes.rbegin(); scope_it != scopes.rend(); ++scope_it) {
+      const ModelIndex::Scope& scope = *scope_it;
       pb::GraphProto& graph = *scope.graph;
       auto& initializers = *graph.mutable_initializer();
       for (int i = initializers.size() - 1; i >= 0; --i) {

@@ -51,6 +51,7 @@ class ModelIndex {
   /// overridable.
   bool initializers_listed_as_inputs() const { return initializers_listed_as_inputs_; }
 
+  /// Every graph, the main one first and each subgraph after the graph holding it (pre-order).
   const std::vector<Scope>& scopes() const { return scopes_; }
   const Scope& scope(int s) const { return scopes_[static_cast<std::size_t>(s)]; }
 
