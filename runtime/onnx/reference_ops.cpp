@@ -85,12 +85,13 @@ Tensor64 conv(const Tensor64& x, const Tensor64& w, const std::vector<double>& b
   y.values.assign(static_cast<std::size_t>(checked_count(y.dims)), 0.0);
   tbb::parallel_for(std::int64_t{0}, batch * out_channels, [&](std::int64_t job) {
     const std::int64_t n = job / out_channels, oc = job % out_channels, grp = oc / group_out;
-    double* dst = &y.values[static_cast<std::size_t>(job * out_plane)];
+    double* dst = y.values.data() + static_cast<std::size_t>(job * out_plane);
     std::fill(dst, dst + out_plane, b.empty() ? 0.0 : b[static_cast<std::size_t>(oc)]);
     for (std::int64_t j = 0; j < group_in; ++j) {
-      const double* src =
-          &x.values[static_cast<std::size_t>((n * channels + grp * group_in + j) * in_plane)];
-      const double* weights = &w.values[static_cast<std::size_t>((oc * group_in + j) * taps)];
+      const double* src = x.values.data() +
+                          static_cast<std::size_t>((n * channels + grp * group_in + j) * in_plane);
+      const double* weights =
+          w.values.data() + static_cast<std::size_t>((oc * group_in + j) * taps);
       for (std::int64_t k0 = 0; k0 < kernel[0]; ++k0) {
         const auto [d0, e0] = valid_outputs(in[0], out[0], stride[0], pad[0], k0 * dilation[0]);
         for (std::int64_t k1 = 0; k1 < kernel[1]; ++k1) {
@@ -144,11 +145,12 @@ Tensor64 conv_transpose(const Tensor64& x, const Tensor64& w, const std::vector<
   tbb::parallel_for(std::int64_t{0}, batch * out_channels, [&](std::int64_t job) {
     const std::int64_t n = job / out_channels, oc = job % out_channels;
     const std::int64_t grp = oc / group_out, j = oc % group_out;
-    double* dst = &y.values[static_cast<std::size_t>(job * out_plane)];
+    double* dst = y.values.data() + static_cast<std::size_t>(job * out_plane);
     std::fill(dst, dst + out_plane, b.empty() ? 0.0 : b[static_cast<std::size_t>(oc)]);
     for (std::int64_t c = grp * group_in; c < (grp + 1) * group_in; ++c) {
-      const double* src = &x.values[static_cast<std::size_t>((n * channels + c) * in_plane)];
-      const double* weights = &w.values[static_cast<std::size_t>((c * group_out + j) * taps)];
+      const double* src = x.values.data() + static_cast<std::size_t>((n * channels + c) * in_plane);
+      const double* weights =
+          w.values.data() + static_cast<std::size_t>((c * group_out + j) * taps);
       for (std::int64_t i0 = 0; i0 < in[0]; ++i0) {
         for (std::int64_t i1 = 0; i1 < in[1]; ++i1) {
           for (std::int64_t i2 = 0; i2 < in[2]; ++i2) {
@@ -240,9 +242,9 @@ Tensor64 matmul(const Tensor64& a_in, const Tensor64& b_in) {
       a_stride *= a_batch[i];
       b_stride *= b_batch[i];
     }
-    const double* pa = &a.values[static_cast<std::size_t>(a_offset * m * k)];
-    const double* pb = &b.values[static_cast<std::size_t>(b_offset * k * n)];
-    double* py = &y.values[static_cast<std::size_t>(t * m * n)];
+    const double* pa = a.values.data() + static_cast<std::size_t>(a_offset * m * k);
+    const double* pb = b.values.data() + static_cast<std::size_t>(b_offset * k * n);
+    double* py = y.values.data() + static_cast<std::size_t>(t * m * n);
     for (std::int64_t i = 0; i < m; ++i) {
       for (std::int64_t p = 0; p < k; ++p) {
         const double av = pa[i * k + p];
@@ -319,7 +321,9 @@ Tensor64 pool(const Tensor64& x, const PoolGeometry& g, double start, Reduce red
   const std::int64_t in_plane = in[0] * in[1] * in[2], out_plane = out[0] * out[1] * out[2];
   y.values.resize(static_cast<std::size_t>(checked_count(y.dims)));
   for (std::int64_t p = 0; p < planes; ++p) {
-    const double* src = &x.values[static_cast<std::size_t>(p * in_plane)];
+    // Pointers as data() + offset throughout: a tensor may hold no values (a plane cropped to
+    // nothing by Pad), where &values[0] would bind a reference to nothing.
+    const double* src = x.values.data() + static_cast<std::size_t>(p * in_plane);
     for (std::int64_t o0 = 0; o0 < out[0]; ++o0) {
       for (std::int64_t o1 = 0; o1 < out[1]; ++o1) {
         for (std::int64_t o2 = 0; o2 < out[2]; ++o2) {
@@ -374,7 +378,7 @@ Tensor64 global_pool(const Tensor64& x, bool max) {
   y.dims.resize(x.rank(), 1);
   y.values.resize(static_cast<std::size_t>(planes));
   for (std::int64_t p = 0; p < planes; ++p) {
-    const double* src = &x.values[static_cast<std::size_t>(p * inner)];
+    const double* src = x.values.data() + static_cast<std::size_t>(p * inner);
     double acc = max ? -std::numeric_limits<double>::infinity() : 0.0;
     for (std::int64_t i = 0; i < inner; ++i) acc = max ? std::max(acc, src[i]) : acc + src[i];
     y.values[static_cast<std::size_t>(p)] = max ? acc : acc / static_cast<double>(inner);
