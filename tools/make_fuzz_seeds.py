@@ -209,5 +209,18 @@ def main():
             [("x", [2, 2, 3, 3])], [("y", [2, 5])], opset=opset))
 
 
+    # Opset 1: Pad-1 (`paddings`), Split-1 with its sizes as a second input, Cast-1 with `to`
+    # as a type's name, after a folded BN-1.
+    b1, p1 = bn("bn1", "c", 3, "n1", is_test=1, consumed_inputs=[0, 0, 0, 1, 1])
+    save("legacy_opset1", model(
+        [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"), b1,
+         helper.make_node("Pad", ["n1"], ["p"], name="pad", paddings=[0, 0, 1, 1, 0, 0, 1, 1],
+                          value=0.5),
+         helper.make_node("Split", ["p", "sizes"], ["s0", "s1"], name="split", axis=1),
+         helper.make_node("Cast", ["s1"], ["k"], name="cast", to="FLOAT"),
+         helper.make_node("Concat", ["k", "s0"], ["y"], name="concat")],
+        [t("w", [3, 2, 1, 1]), i64("sizes", [1, 2])] + p1,
+        [("x", [1, 2, 3, 3])], [("y", [1, 3, 5, 5])], opset=1))
+
 if __name__ == "__main__":
     main()

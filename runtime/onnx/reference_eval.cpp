@@ -230,6 +230,17 @@ Tensor64 reshape(const pb::NodeProto& node, const Tensor64& x, const Tensor64& s
   return {dims, x.values};
 }
 
+/// Cast's target type: an int attribute, or up to opset 5 the type's name ("FLOAT", "INT64").
+std::int64_t cast_target(const pb::NodeProto& node, std::int64_t opset) {
+  if (opset >= 6) return int_attribute(node, "to", 0);
+  const std::string name = string_attribute(node, "to", "");
+  pb::TensorProto::DataType type = pb::TensorProto::UNDEFINED;
+  if (!pb::TensorProto::DataType_Parse(name, &type)) {
+    eval_error(node, "to = '" + name + "' names no tensor type");
+  }
+  return type;
+}
+
 /// Evaluates one node. `in[i]` is null for an absent optional input.
 std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<const Tensor64*>& in,
                                std::int64_t opset) {
@@ -329,7 +340,8 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
     if (string_attribute(node, "mode", "constant") != "constant") {
       eval_error(node, "mode " + string_attribute(node, "mode", "") + " is not evaluated");
     }
-    std::vector<std::int64_t> pads = ints_attribute(node, "pads");
+    // Pad-1 names its pads `paddings`; the layout (all begins, then all ends) is the same.
+    std::vector<std::int64_t> pads = ints_attribute(node, opset < 2 ? "paddings" : "pads");
     double value = float_attribute(node, "value", 0.0f);
     if (opset >= 11) {
       if (has(3)) eval_error(node, "axes are not evaluated");
@@ -466,7 +478,8 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
     const auto parts = static_cast<std::int64_t>(node.output_size());
     if (parts == 0) eval_error(node, "no outputs");
     std::vector<std::int64_t> sizes = ints_attribute(node, "split");
-    if (opset >= 13 && has(1)) sizes = indices_of(input(1));
+    // Split-1 may take its sizes as a second input, as Split-13 and later do.
+    if ((opset >= 13 || opset < 2) && has(1)) sizes = indices_of(input(1));
     if (sizes.empty()) {  // equal parts; from opset 18 the last may be smaller
       const std::int64_t part = (size + parts - 1) / parts;
       for (std::int64_t begin = 0; begin < size; begin += part) {
@@ -508,7 +521,7 @@ std::vector<Tensor64> evaluate(const pb::NodeProto& node, const std::vector<cons
   if (op == "Cast") {
     // Values are float64 throughout: a cast to a float type keeps them (the original and the
     // folded model take the same path), to an integer type truncates, to bool tests for 0.
-    switch (int_attribute(node, "to", 0)) {
+    switch (cast_target(node, opset)) {
       case pb::TensorProto::FLOAT:
       case pb::TensorProto::DOUBLE:
       case pb::TensorProto::FLOAT16:
@@ -558,11 +571,9 @@ std::string node_unsupported(const pb::NodeProto& node, int index, std::int64_t 
        (opset < 7 && int_attribute(node, "is_test", 0) == 0))) {
     return describe_node(node, index) + " is in training mode";
   }
-  // First versions whose inputs or attributes the evaluator does not read: Upsample-1 (scales
-  // as height_scale / width_scale), Pad-1 (`paddings`), Cast-1 (`to` as a string), Split-1
-  // (sizes as an input).
-  static const std::map<std::string, std::int64_t> kFirstEvaluated = {
-      {"Upsample", 7}, {"Pad", 2}, {"Cast", 6}, {"Split", 2}};
+  // First versions the evaluator reads: Upsample-1, an experimental op with `height_scale` /
+  // `width_scale` and modes of its own, which ONNX Runtime never ran, is left out.
+  static const std::map<std::string, std::int64_t> kFirstEvaluated = {{"Upsample", 7}};
   if (const auto first = kFirstEvaluated.find(node.op_type());
       first != kFirstEvaluated.end() && opset < first->second) {
     return describe_node(node, index) + " (opset " + std::to_string(opset) +

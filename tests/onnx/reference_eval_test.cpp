@@ -497,19 +497,55 @@ TEST(ReferenceEval, LegacyOpsetFormsBroadcastReshapeConcat) {
   EXPECT_EQ(run(modern, iota({1, 2, 2, 2})).values,
             (std::vector<double>{10, 21, 12, 23, 14, 25, 16, 27}));
 
-  // A training-mode BN-6 (is_test absent) and Pad-1 are named, not evaluated.
+  // A training-mode BN-6 (is_test absent) and the experimental Upsample-1 are named, not
+  // evaluated.
   GraphBuilder old(1, 1);
   old.input("x", {1, 2, 2, 2});
   old.batch_norm("bn", "x", 2);
-  old.node("Pad", {"bn"}, {"y"}, "pad",
-           {{"paddings", std::vector<std::int64_t>{0, 0, 0, 0, 0, 0, 0, 0}}});
+  old.node("Relu", {"bn"}, {"y"});
   old.output("y", {1, 2, 2, 2});
   EXPECT_NE(ReferenceEvaluator(old.model()).unsupported().find("training mode"), std::string::npos);
-  GraphBuilder pad(1, 1);
-  pad.input("x", {2, 2});
-  pad.node("Pad", {"x"}, {"y"}, "pad", {{"paddings", std::vector<std::int64_t>{0, 0, 0, 0}}});
-  pad.output("y", {2, 2});
-  EXPECT_NE(ReferenceEvaluator(pad.model()).unsupported().find("older form"), std::string::npos);
+  GraphBuilder upsample(1, 1);
+  upsample.input("x", {1, 1, 2, 2});
+  upsample.node("Upsample", {"x"}, {"y"}, "up", {{"height_scale", 2.0}, {"width_scale", 2.0}});
+  upsample.output("y", {1, 1, 4, 4});
+  EXPECT_NE(ReferenceEvaluator(upsample.model()).unsupported().find("older form"),
+            std::string::npos);
+}
+
+// Pad-1 (`paddings`), Split-1 (sizes as a second input) and Cast-1 (`to` as a type's name), as
+// opset 1-5 files spell them.
+TEST(ReferenceEval, LegacyOpsetFormsPadSplitCast) {
+  const auto build = [](const char* cast_to) {
+    GraphBuilder b(1, 1);
+    b.input("x", {2, 3});
+    // [[0, 1, 2], [3, 4, 5]] padded by one 9 on each side of dim 1.
+    b.node("Pad", {"x"}, {"p"}, "pad",
+           {{"paddings", std::vector<std::int64_t>{0, 1, 0, 1}}, {"value", 9.0}});
+    b.node("Split", {"p", b.initializer("sizes", {2}, {2, 3}, pb::TensorProto::INT64)},
+           {"s0", "s1"}, "split", {{"axis", 1}});
+    b.node("Mul", {"s1", b.initializer("half", {3}, {0.5, 0.5, 0.5})}, {"m"}, "",
+           {{"broadcast", 1}});
+    b.node("Cast", {"m"}, {"c"}, "cast", {{"to", cast_to}});
+    b.node("Concat", {"s0", "c"}, {"y"});
+    b.output("y", {2, 5});
+    return b.model();
+  };
+  const pb::ModelProto model = build("INT32");
+  ASSERT_EQ(ReferenceEvaluator(model).unsupported(), "");
+  const Tensor64 y = run(model, iota({2, 3}));
+  EXPECT_EQ(y.dims, (std::vector<std::int64_t>{2, 5}));
+  // s0 = [[9, 0], [9, 3]]; s1 * 0.5 = [[0.5, 1, 4.5], [2, 2.5, 4.5]], truncated by the cast.
+  EXPECT_EQ(y.values, (std::vector<double>{9, 0, 0, 1, 4, 9, 3, 2, 2, 4}));
+
+  const pb::ModelProto misnamed = build("FLOAT32");
+  try {
+    ReferenceEvaluator(misnamed).run({{"x", iota({2, 3})}});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'FLOAT32' names no tensor type"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace
