@@ -137,19 +137,25 @@ std::string matmul_rank(ValueRanks& ranks, const std::string& name) {
   return {};
 }
 
-/// The Transpose of a matrix (perm absent or [1, 0]) that produces `name` in `scope` and whose
-/// output nothing else reads, or -1.
-int matrix_transpose(const ModelIndex& index, int scope, const std::string& name) {
+/// The Transpose of a matrix (perm absent or [1, 0]) that produces `name` in `scope`, directly
+/// or through Identity nodes, where nothing else reads its output or the copies, or -1.
+int matrix_transpose(const ModelIndex& index, int scope, std::string name) {
   const ModelIndex::Scope& here = index.scope(scope);
-  const auto producer = here.producer.find(name);
-  if (producer == here.producer.end() || index.uses(name) != 1 || index.is_graph_output(name)) {
-    return -1;
+  for (;;) {
+    const auto producer = here.producer.find(name);
+    if (producer == here.producer.end() || index.uses(name) != 1 || index.is_graph_output(name)) {
+      return -1;
+    }
+    const pb::NodeProto& node = here.graph->node(producer->second);
+    if (is_identity_copy(node)) {  // read through: the fold leaves the copies unread
+      name = node.input(0);
+      continue;
+    }
+    const std::vector<std::int64_t> perm = ints_attribute(node, "perm");
+    const bool swaps = perm.empty() || perm == std::vector<std::int64_t>{1, 0};
+    if (!is_onnx_op(node, "Transpose") || node.input_size() != 1 || !swaps) return -1;
+    return producer->second;
   }
-  const pb::NodeProto& node = here.graph->node(producer->second);
-  const std::vector<std::int64_t> perm = ints_attribute(node, "perm");
-  const bool swaps = perm.empty() || perm == std::vector<std::int64_t>{1, 0};
-  if (!is_onnx_op(node, "Transpose") || node.input_size() != 1 || !swaps) return -1;
-  return producer->second;
 }
 
 /// Fills the layer-specific part of `site` for `node` (the producer, or the consumer when

@@ -282,6 +282,34 @@ TEST(FoldPass, MatMulOfTransposedWeightBecomesGemmWithTransB) {
               std::string::npos)
         << f.report.decisions[0].reason;
   }
+  for (const bool copy_read_elsewhere : {false, true}) {
+    // Transpose(W) read through two Identity nodes: the Gemm reads W and the copies go, unless
+    // a copy has another reader.
+    SCOPED_TRACE(copy_read_elsewhere ? "copy read elsewhere" : "copies read once");
+    GraphBuilder b;
+    b.input("x", {3, 4});
+    const std::string w = b.random_initializer("w", {5, 4});
+    b.node("Transpose", {w}, {"wt"}, "transpose");
+    b.node("Identity", {"wt"}, {"wt1"}, "copy1");
+    b.node("Identity", {"wt1"}, {"wt2"}, "copy2");
+    b.node("MatMul", {"x", "wt2"}, {"m"}, "matmul");
+    b.batch_norm("bn", "m", 5);
+    b.output("bn", 2u);
+    if (copy_read_elsewhere) {
+      b.node("Relu", {"wt1"}, {"wr"}, "other_reader");
+      b.output("wr", 2u);
+    }
+    const Folded f = fold(b);
+    if (copy_read_elsewhere) {
+      EXPECT_EQ(f.report.kept(), 1u) << f.report.summary();
+      continue;
+    }
+    ASSERT_EQ(f.report.folded(), 1u) << f.report.summary();
+    EXPECT_EQ(count_ops(f.model, "Transpose"), 0);
+    EXPECT_EQ(count_ops(f.model, "Identity"), 0);
+    EXPECT_EQ(find_node(f.model, "matmul").input(1), "w");
+    EXPECT_EQ(f.report.nodes_after, 1u);
+  }
 }
 
 TEST(FoldPass, BatchNormAfterBatchNormFoldsBothIntoTheConv) {
