@@ -23,7 +23,8 @@ enum class Coordinates {
   pytorch_half_pixel,
   align_corners,
   asymmetric,
-  tf_half_pixel_for_nn
+  tf_half_pixel_for_nn,
+  tf_crop_and_resize
 };
 enum class Rounding { round_prefer_floor, round_prefer_ceil, floor, ceil };
 
@@ -35,15 +36,20 @@ struct ResizeSpec {
   bool exclude_outside = false;
   std::vector<std::int64_t> output;  ///< per dim
   std::vector<double> scales;        ///< per dim: the scale the coordinates are mapped with
+  // tf_crop_and_resize: the crop per dim, as fractions of (length - 1), and the value of output
+  // points that map outside the input.
+  std::vector<double> roi_start, roi_end;
+  double extrapolation = 0.0;
 };
 
-/// Output position `i` of an axis of `in` values resized to `out` values, in input coordinates.
-double source_coordinate(Coordinates mode, std::int64_t i, std::int64_t in, std::int64_t out,
-                         double scale) {
+/// Output position `i` of axis `axis` (`in` values resized to `out`), in input coordinates.
+double source_coordinate(const ResizeSpec& spec, std::size_t axis, std::int64_t i, std::int64_t in,
+                         std::int64_t out) {
   const double x = static_cast<double>(i);
   const auto in_length = static_cast<double>(in);
   const auto out_length = static_cast<double>(out);
-  switch (mode) {
+  const double scale = spec.scales[axis];
+  switch (spec.coordinates) {
     case Coordinates::half_pixel:
       return (x + 0.5) / scale - 0.5;
     case Coordinates::half_pixel_symmetric: {
@@ -59,6 +65,12 @@ double source_coordinate(Coordinates mode, std::int64_t i, std::int64_t in, std:
       return x / scale;
     case Coordinates::tf_half_pixel_for_nn:
       return (x + 0.5) / scale;
+    case Coordinates::tf_crop_and_resize: {
+      const double start = spec.roi_start[axis], end = spec.roi_end[axis];
+      return out > 1
+                 ? start * (in_length - 1) + x * (end - start) * (in_length - 1) / (out_length - 1)
+                 : 0.5 * (start + end) * (in_length - 1);
+    }
   }
   return 0.0;
 }
@@ -140,7 +152,16 @@ Tensor64 resize_axis(const Tensor64& x, const ResizeSpec& spec, std::size_t axis
   y.dims[axis] = out;
   y.values.assign(static_cast<std::size_t>(checked_count(y.dims)), 0.0);
   for (std::int64_t j = 0; j < out; ++j) {
-    const double source = source_coordinate(spec.coordinates, j, in, out, spec.scales[axis]);
+    const double source = source_coordinate(spec, axis, j, in, out);
+    if (spec.coordinates == Coordinates::tf_crop_and_resize &&
+        !(source >= 0 && source <= static_cast<double>(in - 1))) {
+      // Outside the input along this axis: the extrapolation value, whatever the other axes
+      // map to (their interpolation of a row of it gives it back, the weights summing to 1).
+      for (std::int64_t o = 0; o < outer; ++o) {
+        std::fill_n(y.values.data() + (o * out + j) * inner, inner, spec.extrapolation);
+      }
+      continue;
+    }
     for (const Tap& tap : taps_at(spec, source, in)) {
       for (std::int64_t o = 0; o < outer; ++o) {
         const double* from = x.values.data() + (o * in + tap.index) * inner;
@@ -160,7 +181,6 @@ Enum choice_of(const pb::NodeProto& node, const char* attribute, const char* fal
   for (const auto& [text, value] : choices) {
     if (name == text) return value;
   }
-  if (name == "tf_crop_and_resize") eval_error(node, "tf_crop_and_resize is not evaluated");
   eval_error(node, std::string(attribute) + " '" + name + "' is not defined");
 }
 
@@ -181,7 +201,8 @@ Coordinates coordinates_of(const pb::NodeProto& node) {
                                  {"pytorch_half_pixel", Coordinates::pytorch_half_pixel},
                                  {"align_corners", Coordinates::align_corners},
                                  {"asymmetric", Coordinates::asymmetric},
-                                 {"tf_half_pixel_for_nn", Coordinates::tf_half_pixel_for_nn}});
+                                 {"tf_half_pixel_for_nn", Coordinates::tf_half_pixel_for_nn},
+                                 {"tf_crop_and_resize", Coordinates::tf_crop_and_resize}});
 }
 
 Rounding rounding_of(const pb::NodeProto& node) {
@@ -254,6 +275,27 @@ void size_output(const pb::NodeProto& node, const Tensor64& x, const Tensor64* s
   }
 }
 
+/// tf_crop_and_resize's region from the roi input (starts, then ends, one per listed axis)
+/// and its extrapolation value. Only with sizes: from scales the definition sizes the output by
+/// the region (floor(length * (end - start) * scale)) where ONNX Runtime and onnx's reference
+/// do not, so such a model is named rather than checked against one of them.
+void crop_region(const pb::NodeProto& node, const std::vector<const Tensor64*>& in,
+                 const std::vector<std::int64_t>& axes, ResizeSpec& spec) {
+  if (given(in, 3) == nullptr) eval_error(node, "tf_crop_and_resize by scales is not evaluated");
+  const Tensor64* roi = given(in, 1);
+  if (roi == nullptr || roi->values.size() != 2 * axes.size()) {
+    eval_error(node, "tf_crop_and_resize needs an roi of two values per axis");
+  }
+  spec.roi_start.assign(spec.output.size(), 0.0);
+  spec.roi_end.assign(spec.output.size(), 1.0);
+  for (std::size_t i = 0; i < axes.size(); ++i) {
+    const auto d = static_cast<std::size_t>(axes[i]);
+    spec.roi_start[d] = roi->values[i];
+    spec.roi_end[d] = roi->values[axes.size() + i];
+  }
+  spec.extrapolation = float_attribute(node, "extrapolation_value", 0.0f);
+}
+
 }  // namespace
 
 Tensor64 resize_node(const pb::NodeProto& node, const std::vector<const Tensor64*>& in,
@@ -294,6 +336,7 @@ Tensor64 resize_node(const pb::NodeProto& node, const std::vector<const Tensor64
       }
     }
     size_output(node, x, given(in, 2), given(in, 3), axes, spec);
+    if (spec.coordinates == Coordinates::tf_crop_and_resize) crop_region(node, in, axes, spec);
     if (int_attribute(node, "antialias", 0) != 0 && spec.mode != Mode::nearest &&
         std::any_of(spec.scales.begin(), spec.scales.end(), [](double s) { return s < 1; })) {
       eval_error(node, "antialias when shrinking is not evaluated");

@@ -187,9 +187,10 @@ std::string read_file(const std::filesystem::path& path) {
 
 // Every Resize / Upsample case of the ONNX backend tests (onnx 1.12: nearest with each
 // nearest_mode, linear, cubic with and without exclude_outside, up and down, from scales and
-// from sizes, each coordinate transformation but tf_crop_and_resize) against the outputs of the
-// ONNX reference implementation, rounded to float: within 1e-6 of the largest value. (Two
-// align_corners cases are worked out below instead, see the fixture script.)
+// from sizes, each coordinate transformation, tf_crop_and_resize with and without points
+// outside the input) against the outputs of the ONNX reference implementation, rounded to
+// float: within 1e-6 of the largest value. (Two align_corners cases are worked out below
+// instead, see the fixture script.)
 TEST(ReferenceEval, ResizeMatchesTheOnnxBackendCases) {
   const std::filesystem::path dir = std::filesystem::path(BNRT_FIXTURE_DIR) / "onnx_resize";
   int cases = 0;
@@ -216,7 +217,7 @@ TEST(ReferenceEval, ResizeMatchesTheOnnxBackendCases) {
     EXPECT_LE(worst, 1e-6 * largest);
     ++cases;
   }
-  EXPECT_EQ(cases, 20) << "fixtures missing from " << dir;
+  EXPECT_EQ(cases, 22) << "fixtures missing from " << dir;
 }
 
 // align_corners shrinking by scales: the output length is floor(4 * 0.6) = 2 and sources are
@@ -249,6 +250,41 @@ TEST(ReferenceEval, ResizeAlignCornersShrinkUsesTheOutputLength) {
     const std::vector<double> want = {1, 2.5, 4, 7, 8.5, 10, 13, 14.5, 16};
     ASSERT_EQ(y.values.size(), want.size());
     for (std::size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(y.values[i], want[i], 1e-12);
+  }
+}
+
+// tf_crop_and_resize on the ramp 0, 1, 2, 3: sources roi_start * 3 + j * (end - start) * 3 / 2;
+// past the last value, the extrapolation value. By scales it is named, not evaluated (see
+// crop_region).
+TEST(ReferenceEval, ResizeTfCropAndResize) {
+  const auto crop = [](std::vector<double> roi, const char* by) {
+    GraphBuilder b(1, 13);
+    b.input("x", {1, 1, 1, 4});
+    const bool sizes = std::string(by) == "sizes";
+    const std::string amount =
+        sizes ? b.initializer("sizes", {4}, {1, 1, 1, 3}, pb::TensorProto::INT64)
+              : b.initializer("scales", {4}, {1, 1, 1, 0.75});
+    b.node("Resize",
+           {"x", b.initializer("roi", {8}, roi), sizes ? "" : amount, sizes ? amount : ""}, {"y"},
+           "resize",
+           {{"mode", "linear"},
+            {"coordinate_transformation_mode", "tf_crop_and_resize"},
+            {"extrapolation_value", 7.0}});
+    b.output("y", {1, 1, 1, 3});
+    return b.model();
+  };
+  // The right half: sources 1.5, 2.25, 3.
+  EXPECT_EQ(run(crop({0, 0, 0, 0.5, 1, 1, 1, 1}, "sizes"), iota({1, 1, 1, 4})).values,
+            (std::vector<double>{1.5, 2.25, 3}));
+  // Half past the end: sources 0, 2.25, 4.5 (outside).
+  EXPECT_EQ(run(crop({0, 0, 0, 0, 1, 1, 1, 1.5}, "sizes"), iota({1, 1, 1, 4})).values,
+            (std::vector<double>{0, 2.25, 7}));
+  try {
+    ReferenceEvaluator(crop({0, 0, 0, 0, 1, 1, 1, 1}, "scales")).run({{"x", iota({1, 1, 1, 4})}});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("by scales is not evaluated"), std::string::npos)
+        << e.what();
   }
 }
 
