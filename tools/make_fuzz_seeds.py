@@ -157,7 +157,6 @@ def main():
         [t("w1", [2, 3, 1, 1]), t("w2", [2, 2, 1, 1]), i64("sizes", [1, 2, 6, 5]),
          f32("scales", [1, 1, 1.5, 2]), f32("half", [1, 1, 0.5, 0.5])] + p1 + p2,
         [("x", [1, 3, 3, 3])], [("y", [1, 2, 4, 5])]))
-
     # Bias-free Linears as torch.onnx writes them without constant folding: MatMul of a
     # Transpose of the weight, a BN after one and before the next.
     b1, p1 = bn("bn1", "m1", 6, "n1")
@@ -208,7 +207,6 @@ def main():
              t("gw", [4, 5]), t("gc", [5])] + p1 + p2 + p3,
             [("x", [2, 2, 3, 3])], [("y", [2, 5])], opset=opset))
 
-
     # Opset 1: Pad-1 (`paddings`), Split-1 with its sizes as a second input, Cast-1 with `to`
     # as a type's name, after a folded BN-1.
     b1, p1 = bn("bn1", "c", 3, "n1", is_test=1, consumed_inputs=[0, 0, 0, 1, 1])
@@ -221,6 +219,18 @@ def main():
          helper.make_node("Concat", ["k", "s0"], ["y"], name="concat")],
         [t("w", [3, 2, 1, 1]), i64("sizes", [1, 2])] + p1,
         [("x", [1, 2, 3, 3])], [("y", [1, 3, 5, 5])], opset=1))
+
+    # A crop of a folded BN's output by tf_crop_and_resize (roi partly outside the input).
+    b1, p1 = bn("bn1", "c1", 2, "n1")
+    save("resize_crop", model(
+        [helper.make_node("Conv", ["x", "w1"], ["c1"], name="conv1"), b1,
+         helper.make_node("Resize", ["n1", "roi", "", "sizes"], ["y"], name="crop",
+                          mode="linear", coordinate_transformation_mode="tf_crop_and_resize",
+                          extrapolation_value=0.5)],
+        [t("w1", [2, 3, 1, 1]), f32("roi", [0, 0, -0.2, 0.1, 1, 1, 0.8, 1.3]),
+         i64("sizes", [1, 2, 4, 5])] + p1,
+        [("x", [1, 3, 3, 3])], [("y", [1, 2, 4, 5])]))
+
 
 if __name__ == "__main__":
     main()
