@@ -274,6 +274,12 @@ std::vector<ConvCase> network_cases() {
   add(64, 256, 7, 1, 1, 0, 1, true);       // resnet 1x1 expand + residual
   add(128, 128, 9, 3, 2, 1, 1, false);     // resnet 3x3 stride 2
   add(3, 64, 23, 7, 2, 3, 1, false);       // resnet stem
+  // Stems on wider rows, so that whole tiles of pixels have every tap of a kernel row inside
+  // the image (read as one run of kernel_w x channels) next to tiles that touch the padding.
+  add(3, 64, 15, 7, 2, 3, 1, false);
+  cases.back().w = 41;
+  add(3, 32, 9, 3, 2, 1, 1, true);  // mobilenet stem
+  cases.back().w = 53;
   add(144, 144, 13, 3, 1, 1, 144, false);  // mobilenet depthwise
   add(144, 144, 13, 3, 2, 1, 144, false);  // mobilenet depthwise stride 2
   add(24, 144, 10, 1, 1, 0, 1, false);     // mobilenet expand

@@ -73,10 +73,39 @@ void gemm_tile(const GemmTileArgs& a) noexcept {
     }
   }
 
+  // A kernel row whose taps all fall inside the image, for every pixel of the tile, is one
+  // run of kernel_w * k_per_tap floats of the input row when the taps are adjacent (dilation
+  // 1 along w) and the pixels hold exactly the group's channels: one row pointer per pixel
+  // and a single dot-product loop instead of one per tap, with the weights read in the same
+  // packed order, so the same multiply-adds in the same order (the same bits). This is the
+  // stem's case: three channels per tap made every 7x7 tap a three-step loop behind six
+  // pointer computations.
+  bool row_runs = g.dilation_w == 1 && g.kernel_w > 1 && g.in_pixel_stride == a.k_per_tap;
+  for (std::size_t m = 0; m < MR && row_runs; ++m) {
+    row_runs = iw0[m] >= 0 && static_cast<std::size_t>(iw0[m]) + g.kernel_w <= g.in_w;
+  }
+
   typename Ops::vec acc[MR][NV];
   init_with_bias<Ops, MR, NV>(acc, a.bias);
   const float* w = a.weights;
   for (std::size_t kh = 0; kh < g.kernel_h; ++kh) {
+    if (row_runs) {
+      std::size_t ih[MR];
+      bool inside = true;
+      for (std::size_t m = 0; m < MR; ++m) {
+        ih[m] = static_cast<std::size_t>(ih0[m] + static_cast<std::ptrdiff_t>(kh * g.dilation_h));
+        inside = inside && ih[m] < g.in_h;
+      }
+      if (inside) {
+        const float* row[MR];
+        for (std::size_t m = 0; m < MR; ++m) {
+          row[m] =
+              a.image + (ih[m] * g.in_w + static_cast<std::size_t>(iw0[m])) * g.in_pixel_stride;
+        }
+        accumulate_tap<Ops, MR, NV>(acc, row, w, g.kernel_w * a.k_per_tap);
+        continue;
+      }
+    }
     for (std::size_t kw = 0; kw < g.kernel_w; ++kw) {
       const float* row[MR];
       for (std::size_t m = 0; m < MR; ++m) {
