@@ -106,6 +106,22 @@ std::size_t row_groups(Streams io, const Epilogue<Ops, kResidual, kClamp>& epilo
   return i;
 }
 
+/// Loads kVectors consecutive vectors of the scale and shift pattern from position `pos`
+/// (wrapping at `period`) into s and b; returns the position after them.
+template <std::size_t kVectors, class Ops>
+[[gnu::always_inline]] inline std::size_t load_pattern(const float* scale, const float* shift,
+                                                       std::size_t period, std::size_t pos,
+                                                       typename Ops::vec (&s)[kVectors],
+                                                       typename Ops::vec (&b)[kVectors]) noexcept {
+  constexpr std::size_t kLanes = Ops::lanes;
+  for (std::size_t v = 0; v < kVectors; ++v) {
+    s[v] = Ops::load(scale + pos);
+    b[v] = Ops::load(shift + pos);
+    pos = pos + kLanes >= period ? pos + kLanes - period : pos + kLanes;
+  }
+  return pos;
+}
+
 /// Short patterns of kVectors whole vectors (period = kVectors * lanes: 64 or 128 channels on
 /// AVX-512) keep the pattern in registers: from `pos` on, every run of kVectors vectors takes
 /// the same scale and shift vectors in the same order. Returns where the runs stopped. The
@@ -120,11 +136,7 @@ std::size_t register_pattern_runs(Streams io, const Epilogue<Ops, kResidual, kCl
   constexpr std::size_t kRun = kVectors * kLanes;
   vec s[kVectors];
   vec b[kVectors];
-  for (std::size_t v = 0; v < kVectors; ++v) {
-    s[v] = Ops::load(scale + pos);
-    b[v] = Ops::load(shift + pos);
-    pos = pos + kLanes >= period ? pos + kLanes - period : pos + kLanes;
-  }
+  load_pattern<kVectors, Ops>(scale, shift, period, pos, s, b);
   for (; kRun <= end - i; i += kRun) {
 #pragma GCC unroll 8
     for (std::size_t v = 0; v < kVectors; ++v) {
@@ -151,11 +163,7 @@ std::size_t held_pattern_runs(Streams io, const Epilogue<Ops, kResidual, kClamp>
   auto wrap = [period](std::size_t p) { return p >= period ? p - period : p; };
   vec s[kHeldVectors];
   vec b[kHeldVectors];
-  for (std::size_t v = 0; v < kHeldVectors; ++v) {
-    s[v] = Ops::load(scale + pos);
-    b[v] = Ops::load(shift + pos);
-    pos = wrap(pos + kLanes);
-  }
+  pos = load_pattern<kHeldVectors, Ops>(scale, shift, period, pos, s, b);
   const std::size_t rest_pos = pos;  // where the loaded vectors start in the pattern
   for (; period <= end - i; i += period) {
 #pragma GCC unroll 8
@@ -187,15 +195,12 @@ std::size_t register_pattern_runs_backward(Streams io,
   constexpr std::size_t kRun = kVectors * kLanes;
   vec s[kVectors];
   vec b[kVectors];
-  for (std::size_t v = 0; v < kVectors; ++v) {  // a run starts where `i` is in the pattern
-    s[v] = Ops::load(scale + pos);
-    b[v] = Ops::load(shift + pos);
-    pos = pos + kLanes >= period ? pos + kLanes - period : pos + kLanes;
-  }
+  load_pattern<kVectors, Ops>(scale, shift, period, pos, s, b);  // a run starts at `i`'s position
   for (; i - begin >= kRun;) {
     i -= kRun;
 #pragma GCC unroll 8
-    for (std::size_t v = kVectors; v-- > 0;) {
+    for (std::size_t r = 0; r < kVectors; ++r) {
+      const std::size_t v = kVectors - 1 - r;  // (a count-down loop is not unrolled)
       transform_full<Ops, kResidual, kClamp, kStream>(io, epilogue, i + v * kLanes, s[v], b[v]);
     }
   }
@@ -213,11 +218,7 @@ std::size_t held_pattern_runs_backward(Streams io, const Epilogue<Ops, kResidual
   auto wrap = [period](std::size_t p) { return p >= period ? p - period : p; };
   vec s[kHeldVectors];
   vec b[kHeldVectors];
-  for (std::size_t v = 0; v < kHeldVectors; ++v) {
-    s[v] = Ops::load(scale + pos);
-    b[v] = Ops::load(shift + pos);
-    pos = wrap(pos + kLanes);
-  }
+  pos = load_pattern<kHeldVectors, Ops>(scale, shift, period, pos, s, b);
   // The run's last vector sits period - lanes past its start, kHeldVectors vectors of it
   // back from `pos` now.
   const std::size_t last_pos = wrap(pos + period - (kHeldVectors + 1) * kLanes);
@@ -230,7 +231,8 @@ std::size_t held_pattern_runs_backward(Streams io, const Epilogue<Ops, kResidual
       p = p >= kLanes ? p - kLanes : p + period - kLanes;
     }
 #pragma GCC unroll 8
-    for (std::size_t v = kHeldVectors; v-- > 0;) {
+    for (std::size_t r = 0; r < kHeldVectors; ++r) {
+      const std::size_t v = kHeldVectors - 1 - r;
       transform_full<Ops, kResidual, kClamp, kStream>(io, epilogue, i + v * kLanes, s[v], b[v]);
     }
   }
