@@ -269,11 +269,11 @@ std::vector<ConvCase> network_cases() {
     c.act = ConvActivation::relu();
     cases.push_back(c);
   };
-  add(64, 64, 12, 3, 1, 1, 1, false);      // resnet 3x3
-  add(256, 64, 9, 1, 1, 0, 1, false);      // resnet 1x1 reduce
-  add(64, 256, 7, 1, 1, 0, 1, true);       // resnet 1x1 expand + residual
-  add(128, 128, 9, 3, 2, 1, 1, false);     // resnet 3x3 stride 2
-  add(3, 64, 23, 7, 2, 3, 1, false);       // resnet stem
+  add(64, 64, 12, 3, 1, 1, 1, false);   // resnet 3x3
+  add(256, 64, 9, 1, 1, 0, 1, false);   // resnet 1x1 reduce
+  add(64, 256, 7, 1, 1, 0, 1, true);    // resnet 1x1 expand + residual
+  add(128, 128, 9, 3, 2, 1, 1, false);  // resnet 3x3 stride 2
+  add(3, 64, 23, 7, 2, 3, 1, false);    // resnet stem
   // Stems on wider rows, so that whole tiles of pixels have every tap of a kernel row inside
   // the image (read as one run of kernel_w x channels) next to tiles that touch the padding.
   add(3, 64, 15, 7, 2, 3, 1, false);
