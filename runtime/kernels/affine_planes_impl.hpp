@@ -6,6 +6,7 @@
 
 #include <cstddef>
 
+#include "affine_ahead_impl.hpp"
 #include "affine_walk_impl.hpp"
 #include "narrow_planes.hpp"
 
@@ -62,7 +63,10 @@ struct PlaneLanes {
   }
 };
 
-template <class Ops, bool kResidual, ClampKind kClamp, bool kStream>
+/// The channels-first walk. kAhead (dst just past src or the residual modulo 4 KiB, see
+/// loads_ahead; planes of at least a vector) issues each vector's loads a few vectors before
+/// its store; every element gets the same arithmetic either way.
+template <class Ops, bool kResidual, ClampKind kClamp, bool kStream, bool kAhead = false>
 void channels_first_walk(const AffineArgs& args, std::size_t begin, std::size_t end) noexcept {
   using vec = typename Ops::vec;
   using Lanes = PlaneLanes<Ops>;
@@ -92,6 +96,31 @@ void channels_first_walk(const AffineArgs& args, std::size_t begin, std::size_t 
     // straddles into the next plane (which is at least a vector long, so it cannot end there).
     std::size_t c = cursor.channel;
     std::size_t remaining = cursor.remaining;
+    if constexpr (kAhead) {
+      // The same broadcasts and blends, vector by vector.
+      vec s_plane = Ops::broadcast(scale[c]);
+      vec b_plane = Ops::broadcast(shift[c]);
+      i = ahead_steps<kAheadVectors, Ops, kResidual, kClamp, kStream>(
+          io, epilogue, i, end, [&](auto) __attribute__((always_inline)) {
+            if (remaining > kLanes) {
+              remaining -= kLanes;
+              return ScaleShift<Ops>{s_plane, b_plane};
+            }
+            const std::size_t next = c + 1 == channels ? 0 : c + 1;
+            const vec s_next = Ops::broadcast(scale[next]);
+            const vec b_next = Ops::broadcast(shift[next]);
+            const ScaleShift<Ops> mixed =
+                remaining == kLanes
+                    ? ScaleShift<Ops>{s_plane, b_plane}
+                    : ScaleShift<Ops>{Ops::select_first(remaining, s_plane, s_next),
+                                      Ops::select_first(remaining, b_plane, b_next)};
+            remaining = inner - (kLanes - remaining);
+            c = next;
+            s_plane = s_next;
+            b_plane = b_next;
+            return mixed;
+          });
+    }
     while (kLanes <= end - i) {
       s = Ops::broadcast(scale[c]);
       b = Ops::broadcast(shift[c]);
@@ -187,67 +216,6 @@ void narrow_planes_walk(const AffineArgs& args, std::size_t begin, std::size_t e
     narrow_plane_groups<Ops, kResidual, kClamp, false>(args, first, groups_end, c0);
   }
   if (groups_end < end) channels_first_walk<Ops, kResidual, kClamp, kStream>(args, groups_end, end);
-}
-
-/// The same map walked from `end` down to `begin`, for planes of at least a vector (narrower
-/// ones always walk forward): each whole vector takes its plane's broadcast, or a blend of two
-/// when it straddles a plane boundary, exactly as in the forward walk.
-template <class Ops, bool kResidual, ClampKind kClamp, bool kStream>
-void channels_first_walk_backward(const AffineArgs& args, std::size_t begin,
-                                  std::size_t end) noexcept {
-  using vec = typename Ops::vec;
-  using Lanes = PlaneLanes<Ops>;
-  constexpr std::size_t kLanes = Ops::lanes;
-  const Streams io{args.src, args.residual, args.dst};
-  const float* const scale = args.scale;
-  const float* const shift = args.shift;
-  const std::size_t channels = args.channels;
-  const std::size_t inner = args.inner;
-  const Epilogue<Ops, kResidual, kClamp> epilogue(args);
-  auto cursor_at = [&](std::size_t i) {
-    const std::size_t plane = i / inner;
-    return PlaneCursor{plane % channels, (plane + 1) * inner - i};
-  };
-  const std::size_t head = min_size<Ops>(end - begin, Ops::elements_to_alignment(io.dst + begin));
-  const std::size_t body_begin = begin + head;
-  const std::size_t body_end = body_begin + (end - body_begin) / kLanes * kLanes;
-  vec s;
-  vec b;
-  if (body_end < end) {
-    Lanes::gather(args, cursor_at(body_end), end - body_end, s, b);
-    transform_partial(io, epilogue, body_end, end - body_end, s, b);
-  }
-  if (body_end > body_begin) {
-    // Plane of the next vector down: its first element, channel and broadcasts, moved down a
-    // plane at a time as the vectors cross into earlier planes.
-    std::size_t plane_begin = (body_end - kLanes) / inner * inner;
-    std::size_t c = (body_end - kLanes) / inner % channels;
-    vec s_plane = Ops::broadcast(scale[c]);
-    vec b_plane = Ops::broadcast(shift[c]);
-    for (std::size_t i = body_end; i > body_begin;) {
-      i -= kLanes;
-      if (i < plane_begin) {
-        plane_begin -= inner;  // planes are at least a vector long: one step back suffices
-        c = c == 0 ? channels - 1 : c - 1;
-        s_plane = Ops::broadcast(scale[c]);
-        b_plane = Ops::broadcast(shift[c]);
-      }
-      const std::size_t in_plane = plane_begin + inner - i;  // lanes in plane c, >= 1
-      if (in_plane >= kLanes) {
-        transform_full<Ops, kResidual, kClamp, kStream>(io, epilogue, i, s_plane, b_plane);
-      } else {
-        const std::size_t next = c + 1 == channels ? 0 : c + 1;
-        transform_full<Ops, kResidual, kClamp, kStream>(
-            io, epilogue, i, Ops::select_first(in_plane, s_plane, Ops::broadcast(scale[next])),
-            Ops::select_first(in_plane, b_plane, Ops::broadcast(shift[next])));
-      }
-    }
-  }
-  if (head > 0) {
-    Lanes::gather(args, cursor_at(begin), head, s, b);
-    transform_partial(io, epilogue, begin, head, s, b);
-  }
-  if constexpr (kStream) Ops::stream_fence();
 }
 
 }  // namespace bnrt::kernels
