@@ -6,8 +6,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <type_traits>
-#include <utility>
 
 #include "affine_walk_impl.hpp"
 
@@ -72,24 +70,23 @@ class AheadQueue {
   }
 
   /// Stores the four vectors from i (the queue's) and loads the four after them: i + 8
-  /// vectors must fit before the range's end. `coefficients` is called once per vector, in
-  /// order, with kFirst, kFirst + 1, ... as a std::integral_constant, and returns its
-  /// ScaleShift.
-  template <std::size_t kFirst, class Coefficients>
+  /// vectors must fit before the range's end. `coefficients()` gives each vector's ScaleShift,
+  /// called once per vector, in order.
+  template <class Coefficients>
   [[gnu::always_inline]] void step(std::size_t i, Coefficients& coefficients) noexcept {
-    one<kFirst>(i, x0_, r0_, coefficients);
-    one<kFirst + 1>(i + kLanes, x1_, r1_, coefficients);
-    one<kFirst + 2>(i + 2 * kLanes, x2_, r2_, coefficients);
-    one<kFirst + 3>(i + 3 * kLanes, x3_, r3_, coefficients);
+    one(i, x0_, r0_, coefficients);
+    one(i + kLanes, x1_, r1_, coefficients);
+    one(i + 2 * kLanes, x2_, r2_, coefficients);
+    one(i + 3 * kLanes, x3_, r3_, coefficients);
   }
 
  private:
-  template <std::size_t kU, class Coefficients>
+  template <class Coefficients>
   [[gnu::always_inline]] void one(std::size_t at, vec& x, vec& residual,
                                   Coefficients& coefficients) noexcept {
     const vec x_next = Ops::load(io_.src + at + kAhead);
     const vec residual_next = kResidual ? Ops::load(io_.residual + at + kAhead) : vec{};
-    const ScaleShift<Ops> c = coefficients(std::integral_constant<std::size_t, kU>{});
+    const ScaleShift<Ops> c = coefficients();
     const vec y = epilogue_(x, c.scale, c.shift, residual);
     if constexpr (kStream) {
       Ops::stream(io_.dst + at, y);
@@ -106,25 +103,18 @@ class AheadQueue {
   vec r0_{}, r1_{}, r2_{}, r3_{};
 };
 
-/// Whole vectors from `i`, kUnroll (4 or 8) at a time, through an AheadQueue. `coefficients`
-/// gets each vector's index in the step. Stops while kUnroll + kAheadVectors vectors still
-/// fit before `end` (no load past it) and returns where the stores stopped; the vectors
-/// loaded beyond are dropped, for the caller's plain walk to take again.
-template <std::size_t kUnroll, class Ops, bool kResidual, ClampKind kClamp, bool kStream,
-          class Coefficients>
+/// Whole vectors from `i`, kAheadVectors at a time, through an AheadQueue. Stops while
+/// 2 * kAheadVectors vectors still fit before `end` (no load past it) and returns where the
+/// stores stopped; the vectors loaded beyond are dropped, for the caller's plain walk to take
+/// again.
+template <class Ops, bool kResidual, ClampKind kClamp, bool kStream, class Coefficients>
 [[gnu::always_inline]] inline std::size_t ahead_steps(
     Streams io, const Epilogue<Ops, kResidual, kClamp>& epilogue, std::size_t i, std::size_t end,
     Coefficients&& coefficients) noexcept {
-  static_assert(kUnroll == 4 || kUnroll == 8);
-  constexpr std::size_t kLanes = Ops::lanes;
-  constexpr std::size_t kStep = kUnroll * kLanes;
-  constexpr std::size_t kAhead = kAheadVectors * kLanes;
-  if (end - i < kStep + kAhead) return i;
+  constexpr std::size_t kAhead = kAheadVectors * Ops::lanes;
+  if (end - i < 2 * kAhead) return i;
   AheadQueue<Ops, kResidual, kClamp, kStream> queue(io, epilogue, i);
-  for (; end - i >= kStep + kAhead; i += kStep) {
-    queue.template step<0>(i, coefficients);
-    if constexpr (kUnroll == 8) queue.template step<4>(i + 4 * kLanes, coefficients);
-  }
+  for (; end - i >= 2 * kAhead; i += kAhead) queue.step(i, coefficients);
   return i;
 }
 

@@ -100,8 +100,8 @@ void channels_first_walk(const AffineArgs& args, std::size_t begin, std::size_t 
       // The same broadcasts and blends, vector by vector.
       vec s_plane = Ops::broadcast(scale[c]);
       vec b_plane = Ops::broadcast(shift[c]);
-      i = ahead_steps<kAheadVectors, Ops, kResidual, kClamp, kStream>(
-          io, epilogue, i, end, [&](auto) __attribute__((always_inline)) {
+      i = ahead_steps<Ops, kResidual, kClamp, kStream>(
+          io, epilogue, i, end, [&]() __attribute__((always_inline)) {
             if (remaining > kLanes) {
               remaining -= kLanes;
               return ScaleShift<Ops>{s_plane, b_plane};
